@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# One idempotent set-up of dance_recognition on a machine WITHOUT a system ROS 2:
+#   1. checks the system prerequisites (Python 3.11 with venv and headers, cmake, C/C++ compiler),
+#   2. creates .venv and installs the pinned Python dependencies (ROS 2 Kilted wheels, torch CPU, ...)
+#      only when scripts/requirements.txt changed since the last run,
+#   3. patches the ROS wheels' CMake files that hard-code the wheel builder's paths,
+#   4. builds the messages and installs the package into the venv itself (incremental),
+#   5. checks that everything imports.
+# Environment: DANCE_VENV (default: <repo>/.venv), DANCE_PYTHON (default: python3.11).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${DANCE_VENV:-$repo/.venv}"
+build_dir="$repo/build/standalone"
+python="${DANCE_PYTHON:-python3.11}"
+started=$SECONDS
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. prerequisites -------------------------------------------------------------------
+command -v "$python" >/dev/null 2>&1 ||
+  die "$python not found. The ROS 2 wheels are built for CPython 3.11 only: install it (Debian/Ubuntu: sudo apt-get install python3.11 python3.11-venv python3.11-dev) or point DANCE_PYTHON at one."
+[ "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "3.11" ] ||
+  die "$python is not Python 3.11; the ROS 2 wheels need exactly 3.11. Set DANCE_PYTHON to a 3.11 interpreter."
+"$python" -c 'import venv, ensurepip' 2>/dev/null ||
+  die "Python's venv module is missing. Install it: sudo apt-get install python3.11-venv"
+"$python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+  die "Python headers (Python.h) are missing; the message build compiles a Python extension. Install them: sudo apt-get install python3.11-dev"
+command -v cmake >/dev/null 2>&1 || die "cmake not found. Install it: sudo apt-get install cmake"
+command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 ||
+  die "A C and C++ compiler is needed to build the messages. Install them: sudo apt-get install build-essential"
+command -v make >/dev/null 2>&1 || die "make not found. Install it: sudo apt-get install build-essential"
+
+# --- 2. venv and pinned dependencies --------------------------------------------------------
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating the virtual environment $venv"
+  "$python" -m venv "$venv"
+fi
+vpython="$venv/bin/python"
+req="$repo/scripts/requirements.txt"
+stamp="$venv/.dance_recognition_requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  say "installing pinned Python dependencies (first time: about a minute, 2.2 GB)"
+  # --only-binary: nothing is compiled from source; torch==2.13.0 resolves to the CPU build
+  # on local disk (never a CUDA build from the index, which is several GB).
+  "$vpython" -m pip install --quiet --disable-pip-version-check \
+    --only-binary=:all: -r "$req"
+  torch_version="$("$vpython" -c 'import torch; print(torch.__version__)')"
+  case "$torch_version" in
+    2.13.0*) ;;
+    *) die "pip installed torch $torch_version instead of 2.13.0; remove $venv and check your pip configuration." ;;
+  esac
+  echo "$want" > "$stamp"
+else
+  say "pinned Python dependencies already installed"
+fi
+
+# --- 3. patch the wheels' CMake exports ---------------------------------------------------
+# The wheels' generator exports name the include paths of the machine that built them; point
+# them at this interpreter's headers and numpy. Exact-string replacement: a re-run changes nothing.
+"$vpython" - "$venv" <<'PY'
+import glob, os, sys, sysconfig
+import numpy
+venv = sys.argv[1]
+replacements = {
+    "/opt/python/cp311-cp311/include/python3.11": sysconfig.get_paths()["include"],
+    "/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include": numpy.get_include(),
+}
+patched = 0
+for path in glob.glob(os.path.join(venv, "share", "*", "cmake", "export_*__rosidl_generator_pyExport.cmake")):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    new = text
+    for old, repl in replacements.items():
+        new = new.replace(old, repl)
+    if new != text:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+        patched += 1
+print(f"[setup] ROS wheel CMake exports patched: {patched} file(s)")
+PY
+
+# --- 4. build messages and install the package into the venv ------------------------------
+say "building messages and installing dance_recognition into $venv"
+export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$vpython" -DBUILD_TESTING=OFF \
+    > "$build_dir.configure.log" 2>&1 || { mkdir -p "$build_dir"; cat "$build_dir.configure.log" >&2; die "CMake configure failed (log above)"; }
+fi
+cmake --build "$build_dir" -j "$(nproc)" > "$build_dir.build.log" 2>&1 ||
+  { cat "$build_dir.build.log" >&2; die "message build failed (log above)"; }
+cmake --install "$build_dir" > "$build_dir.install.log" 2>&1 ||
+  { cat "$build_dir.install.log" >&2; die "install failed (log above)"; }
+changed="$(grep -c '^-- Installing' "$build_dir.install.log" || true)"
+say "installed ($changed file(s) changed)"
+
+# --- 5. self-check ----------------------------------------------------------------------------
+"$vpython" - <<'PY'
+import importlib
+versions = {}
+for name in ("rclpy", "numpy", "torch", "cv2", "mediapipe", "rosbags"):
+    module = importlib.import_module(name)
+    versions[name] = getattr(module, "__version__", "ok")
+from dance_recognition.msg import ActionLabel, PersonKeypoints, Skeleton  # noqa: F401
+print("[setup] self-check passed: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+PY
+say "done in $((SECONDS - started)) s; activate with: source $venv/bin/activate"

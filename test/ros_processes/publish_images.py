@@ -1,0 +1,41 @@
+"""Separate process: publish N 640x480 rgb8 images at 30 Hz with sensor-data (best-effort) QoS.
+
+Usage: publish_images.py COUNT. Waits for a subscriber, publishes, then lingers until it leaves.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+
+def main() -> int:
+    count = int(sys.argv[1])
+    rclpy.init()
+    node = rclpy.create_node("image_publisher")
+    publisher = node.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+    deadline = time.monotonic() + 20.0
+    while publisher.get_subscription_count() == 0:
+        if time.monotonic() > deadline:
+            return 2
+        rclpy.spin_once(node, timeout_sec=0.02)
+    pixels = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8).tobytes()
+    for index in range(count):
+        msg = Image(height=480, width=640, encoding="rgb8", step=640 * 3, data=pixels)
+        msg.header.frame_id = str(index)
+        publisher.publish(msg)
+        time.sleep(1 / 30)
+    deadline = time.monotonic() + 10.0
+    while publisher.get_subscription_count() > 0 and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.02)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
