@@ -43,10 +43,9 @@ stamp="$venv/.dance_recognition_requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   say "installing pinned Python dependencies (first time: about a minute, 2.2 GB)"
-  # --only-binary: nothing is compiled from source; torch==2.13.0 resolves to the CPU build
-  # on local disk (never a CUDA build from the index, which is several GB).
-  "$vpython" -m pip install --quiet --disable-pip-version-check \
-    --only-binary=:all: -r "$req"
+  # --prefer-binary: wheels wherever they exist (empy, a pure-Python generator dependency, is
+  # sdist-only); torch==2.13.0 resolves to the CPU build on local disk, never a CUDA build.
+  "$vpython" -m pip install --quiet --disable-pip-version-check --prefer-binary -r "$req"
   torch_version="$("$vpython" -c 'import torch; print(torch.__version__)')"
   case "$torch_version" in
     2.13.0*) ;;
