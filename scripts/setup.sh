@@ -84,10 +84,11 @@ PY
 # --- 4. build messages and install the package into the venv ------------------------------
 say "building messages and installing dance_recognition into $venv"
 export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+mkdir -p "$build_dir"
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$vpython" -DBUILD_TESTING=OFF \
-    > "$build_dir.configure.log" 2>&1 || { mkdir -p "$build_dir"; cat "$build_dir.configure.log" >&2; die "CMake configure failed (log above)"; }
+    > "$build_dir.configure.log" 2>&1 || { cat "$build_dir.configure.log" >&2; die "CMake configure failed (log above)"; }
 fi
 cmake --build "$build_dir" -j "$(nproc)" > "$build_dir.build.log" 2>&1 ||
   { cat "$build_dir.build.log" >&2; die "message build failed (log above)"; }
