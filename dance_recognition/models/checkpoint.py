@@ -1,0 +1,251 @@
+"""Safe loading and saving of ST-GCN checkpoints: ours and the reference's.
+
+Our checkpoints are one dict of plain containers and tensors, so ``torch.load(weights_only=True)``
+reads them and nothing in the file can run code. They carry everything a node needs to start
+from the file alone: the network config (layout, strategy, channels), the class names, the input
+normalisation, the window length and the number of persons.
+
+Checkpoints of the public reference (yysijie/st-gcn, mmskeleton ST_GCN_18; e.g. the published
+Kinetics-400 and NTU models) are bare state_dicts, possibly under ``state_dict`` and with a
+``module.`` prefix. Their layout and partition strategy are recovered by matching the stored
+adjacency ``A`` against every registered layout, so they load without conversion.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
+from dance_recognition.skeleton.graph import STRATEGIES, adjacency
+from dance_recognition.skeleton.layouts import LAYOUTS
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "dance_recognition/stgcn"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used as asked; the message names both sides of a mismatch."""
+
+
+@dataclass
+class ModelCard:
+    """What travels with the weights."""
+
+    config: STGCNConfig
+    classes: list[str]
+    normalization: str = "kinetics"
+    window: int = 300
+    max_persons: int = 2
+    source: str = "dance_recognition"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LoadedModel:
+    model: STGCN
+    card: ModelCard
+    model_id: str
+
+
+def _file_id(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{path.stem}@{digest.hexdigest()[:12]}"
+
+
+def _read(path: Path) -> object:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain containers "
+            f"(which could run code when loaded). Re-save just its state_dict from a trusted session. ({error})"
+        ) from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is truncated or not a PyTorch checkpoint ({error})"
+        ) from error
+
+
+def _state_dict_of(data: object, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
+        data = data["state_dict"]
+    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path} is not a state_dict of tensors nor a {CHECKPOINT_FORMAT} checkpoint")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in data.items()}
+
+
+def _match_layout(a: torch.Tensor) -> list[tuple[str, str]]:
+    matches = []
+    for name, layout in LAYOUTS.items():
+        if layout.num_joints != a.shape[-1]:
+            continue
+        for strategy in STRATEGIES:
+            candidate = torch.from_numpy(adjacency(layout, strategy))
+            if candidate.shape == a.shape and torch.allclose(candidate, a.float(), atol=1e-6):
+                matches.append((name, strategy))
+    return matches
+
+
+def _config_from_reference(state: dict[str, torch.Tensor], path: Path, layout: str | None,
+                           strategy: str | None) -> STGCNConfig:
+    try:
+        in_channels = state["st_gcn_networks.0.gcn.conv.weight"].shape[1]
+        num_classes = state["fcn.weight"].shape[0]
+        num_joints = state["data_bn.weight"].numel() // in_channels
+        num_blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("st_gcn_networks."))
+        num_subsets = state["edge_importance.0"].shape[0] if "edge_importance.0" in state else state["A"].shape[0]
+        channels = [state[f"st_gcn_networks.{i}.gcn.conv.weight"].shape[0] // num_subsets for i in range(num_blocks)]
+    except KeyError as error:
+        raise CheckpointError(f"{path} is not an ST-GCN state_dict: key {error} is missing") from error
+    if "A" in state:
+        matches = _match_layout(state["A"])
+        if layout is not None and matches and (layout, strategy or matches[0][1]) not in matches:
+            found = " or ".join(f"{n} ({s})" for n, s in matches)
+            raise CheckpointError(
+                f"layout mismatch: {path} was trained on {found}, but {layout} ({strategy or 'any strategy'}) "
+                "was asked for; convert the skeletons or use a checkpoint for that layout"
+            )
+        if layout is None:
+            if not matches:
+                raise CheckpointError(
+                    f"{path}: its adjacency A ({tuple(state['A'].shape)}) matches no registered layout; "
+                    "register the layout it was trained on (dance_recognition.skeleton.layouts.register_layout)"
+                )
+            layout, strategy = matches[0]
+        strategy = strategy or next(s for n, s in matches if n == layout)
+    elif layout is None:
+        raise CheckpointError(f"{path} stores no adjacency A; pass the layout it was trained on")
+    if LAYOUTS[layout].num_joints != num_joints:
+        raise CheckpointError(
+            f"layout mismatch: {path} has {num_joints} joints (data_bn), layout {layout} has "
+            f"{LAYOUTS[layout].num_joints}"
+        )
+    strides = PAPER_STRIDES if num_blocks == len(PAPER_STRIDES) else tuple([1] * num_blocks)
+    return STGCNConfig(num_classes=num_classes, layout=layout, strategy=strategy or "spatial",
+                       in_channels=in_channels, channels=tuple(channels), strides=strides)
+
+
+def _load_state(model: STGCN, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not fit the network: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{path}: {key} has shape {tuple(value.shape)}, the network expects {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict(state, strict=False)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    *,
+    classes: Sequence[str] | None = None,
+    layout: str | None = None,
+    strategy: str | None = None,
+    normalization: str = "kinetics",
+    window: int = 300,
+    max_persons: int = 2,
+) -> LoadedModel:
+    """Load our checkpoint or a reference state_dict, safely, into an eval-mode model.
+
+    ``classes``/``layout`` are checked against what the file says (ours) or supply what it
+    cannot say (reference files: class names, optionally the layout). Any disagreement is a
+    CheckpointError naming both sides.
+    """
+    path = Path(path)
+    data = _read(path)
+    if isinstance(data, Mapping) and data.get("format") == CHECKPOINT_FORMAT:
+        card = _card_from_ours(data, path)
+        state = _state_dict_of(data["state_dict"], path)
+        if layout is not None and layout != card.config.layout:
+            raise CheckpointError(
+                f"layout mismatch: {path} was trained on {card.config.layout}, but {layout} was asked for"
+            )
+    else:
+        state = _state_dict_of(data, path)
+        config = _config_from_reference(state, path, layout, strategy)
+        card = ModelCard(config=config, classes=[f"class_{i}" for i in range(config.num_classes)],
+                         normalization=normalization, window=window, max_persons=max_persons, source="reference")
+        if classes is None:
+            log.warning("%s has no class names; pass them (e.g. a label file) to get named labels", path)
+    if classes is not None:
+        if len(classes) != card.config.num_classes:
+            raise CheckpointError(
+                f"class mismatch: {path} has {card.config.num_classes} classes (fcn.weight), "
+                f"but {len(classes)} class names were given"
+            )
+        if card.source != "reference" and list(classes) != card.classes:
+            raise CheckpointError(f"class mismatch: {path} has classes {card.classes}, but {list(classes)} were given")
+        card.classes = list(classes)
+    model = STGCN(card.config)
+    _load_state(model, state, path)
+    return LoadedModel(model=model.to(device).eval(), card=card, model_id=_file_id(path))
+
+
+def _card_from_ours(data: Mapping, path: Path) -> ModelCard:
+    version = data.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} is format version {version}; this package reads up to {CHECKPOINT_VERSION}")
+    try:
+        config = STGCNConfig(**data["config"])
+        card = ModelCard(config=config, classes=list(data["classes"]), normalization=data["normalization"],
+                         window=int(data["window"]), max_persons=int(data["max_persons"]),
+                         extra=dict(data.get("extra", {})))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} has broken metadata: {error}") from error
+    if len(card.classes) != config.num_classes or len(set(card.classes)) != len(card.classes):
+        raise CheckpointError(
+            f"{path} names {len(card.classes)} classes for a {config.num_classes}-class network, or repeats a name"
+        )
+    return card
+
+
+def save_checkpoint(path: str | os.PathLike, model: STGCN, card: ModelCard) -> Path:
+    """Write atomically (temporary file + rename): a crash never leaves a half checkpoint."""
+    path = Path(path)
+    if len(card.classes) != model.config.num_classes:
+        raise CheckpointError(f"{len(card.classes)} class names for a {model.config.num_classes}-class model")
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": model.config.to_dict(),
+        "classes": list(card.classes),
+        "normalization": card.normalization,
+        "window": int(card.window),
+        "max_persons": int(card.max_persons),
+        "extra": dict(card.extra),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,41 @@
+"""Fitting a sequence to the model's window: padding policies for short sequences, cropping
+policies for long ones. Arrays are (T, ...) with time first.
+
+Pad: ``zeros`` (the reference's zero padding at the end), ``repeat`` (loop the clip, which keeps
+motion statistics for short moves), ``edge`` (hold the last frame).
+Crop: ``newest`` (the last frames: what a live node wants), ``center``, ``uniform`` (evenly
+spaced frames over the whole clip: keeps a slow move's full extent).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PAD_POLICIES = ("zeros", "repeat", "edge")
+CROP_POLICIES = ("newest", "center", "uniform")
+
+
+def fit_window(sequence: np.ndarray, length: int, pad: str = "zeros", crop: str = "newest") -> np.ndarray:
+    sequence = np.asarray(sequence)
+    if length < 1:
+        raise ValueError(f"window length must be positive, got {length}")
+    if pad not in PAD_POLICIES:
+        raise ValueError(f"unknown pad policy {pad!r}; choose one of {', '.join(PAD_POLICIES)}")
+    if crop not in CROP_POLICIES:
+        raise ValueError(f"unknown crop policy {crop!r}; choose one of {', '.join(CROP_POLICIES)}")
+    frames = sequence.shape[0]
+    if frames == length:
+        return sequence.copy()
+    if frames > length:
+        if crop == "newest":
+            return sequence[frames - length:].copy()
+        if crop == "center":
+            start = (frames - length) // 2
+            return sequence[start:start + length].copy()
+        return sequence[np.linspace(0, frames - 1, length).round().astype(int)]
+    if frames == 0:
+        return np.zeros((length, *sequence.shape[1:]), dtype=sequence.dtype)
+    if pad == "zeros":
+        return np.concatenate([sequence, np.zeros((length - frames, *sequence.shape[1:]), sequence.dtype)])
+    if pad == "repeat":
+        return np.resize(sequence, (length, *sequence.shape[1:]))
+    return np.concatenate([sequence, np.repeat(sequence[-1:], length - frames, axis=0)])
