@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reference_stgcn import ReferenceSTGCN  # noqa: E402
+from reference_stgcn import ReferenceSTGCN
 
-from dance_recognition.models.stgcn import STGCN, STGCNConfig  # noqa: E402
+from dance_recognition.models.stgcn import STGCN, STGCNConfig
 
 SHAPES = [  # (frames, persons, layout)
     (30, 1, "openpose_coco_18"), (64, 1, "openpose_coco_18"), (150, 1, "openpose_coco_18"),

@@ -1,0 +1,62 @@
+"""The pose-estimator interface and the registry of backends.
+
+Every backend reports on one convention (skeleton.pose): pixels of the input image, a confidence
+per joint, missing joints as confidence 0 with NaN positions, in a named layout.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from dance_recognition.skeleton.layouts import Layout
+from dance_recognition.skeleton.pose import PoseFrame
+
+
+class PoseBackendError(RuntimeError):
+    """A backend cannot run as configured (missing engine or model files); says how to fix it."""
+
+
+@runtime_checkable
+class PoseEstimator(Protocol):
+    """Image in, the people's keypoints out."""
+
+    name: str  # e.g. "mediapipe/full"
+    layout: Layout
+
+    def estimate(self, image_rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> PoseFrame:
+        """``image_rgb``: (H, W, 3) uint8 RGB. Returns every person seen (maybe none)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine; the estimator is unusable afterwards."""
+        ...
+
+
+# name -> "module:factory"; imported on first use only
+BACKENDS: dict[str, str] = {
+    "mediapipe": "dance_recognition.pose.mediapipe_backend:MediaPipePose",
+}
+
+
+def create_estimator(name: str, **options: Any) -> PoseEstimator:
+    try:
+        target = BACKENDS[name]
+    except KeyError:
+        raise PoseBackendError(f"unknown pose backend {name!r}; available: {', '.join(sorted(BACKENDS))}") from None
+    module_name, factory_name = target.split(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(**options)
+
+
+def check_image(image: np.ndarray) -> tuple[int, int]:
+    """(width, height) of a valid RGB uint8 image, else ValueError naming the problem."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise ValueError(f"expected an (H, W, 3) RGB image, got {type(image).__name__} with shape {shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image of shape {image.shape}")
+    return int(image.shape[1]), int(image.shape[0])
