@@ -33,12 +33,38 @@ def _doctor(args: argparse.Namespace) -> int:
     import torch
 
     print(f"  torch device: {'cuda (' + torch.cuda.get_device_name(0) + ')' if torch.cuda.is_available() else 'cpu'}")
+    joints, milliseconds = _pose_check()
+    print(f"  MediaPipe pose on a sample photo: {joints}/33 joints found in {milliseconds:.0f} ms")
     os.environ.update(environment_with_profile())
     print(f"  Fast DDS profile: {os.environ['FASTDDS_DEFAULT_PROFILES_FILE']}")
     latency_ms = _skeleton_loopback(timeout_s=args.timeout)
     print(f"  Skeleton message loopback through DDS: {latency_ms:.1f} ms")
     print("doctor: everything works")
     return 0
+
+
+def _pose_check() -> tuple[int, float]:
+    """Run the default pose backend on a photo shipped with matplotlib (no download needed)."""
+    from pathlib import Path
+
+    import cv2
+    import matplotlib
+
+    from dance_recognition.pose import PoseBackendError, create_estimator
+
+    image = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    if image is None:
+        raise UserError("matplotlib's sample photo is missing; reinstall matplotlib")
+    try:
+        with create_estimator("mediapipe", video=False) as estimator:
+            start = time.perf_counter()
+            frame = estimator.estimate(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            elapsed = (time.perf_counter() - start) * 1000.0
+    except PoseBackendError as error:
+        raise UserError(str(error)) from error
+    if not frame.people:
+        raise UserError("MediaPipe found nobody in the sample photo; the pose engine is not working")
+    return int(frame.people[0].present.sum()), elapsed
 
 
 def _skeleton_loopback(timeout_s: float) -> float:

@@ -42,6 +42,7 @@ def test_doctor_checks_the_installation_end_to_end() -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Skeleton message loopback through DDS" in result.stdout and "everything works" in result.stdout
+    assert "MediaPipe pose on a sample photo" in result.stdout
 
 
 def test_installed_command_and_node_layout() -> None:

@@ -11,6 +11,7 @@ is reported missing.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,8 @@ class MediaPipePose:
     def __init__(self, model: str = "full", video: bool = True, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, min_joint_confidence: float = 0.05) -> None:
         model_file(model)
+        # MediaPipe's C++ side logs every graph start at INFO/WARNING level to stderr; keep errors only
+        os.environ.setdefault("GLOG_minloglevel", "2")
         try:
             from mediapipe.python.solutions import pose as mp_pose
         except ImportError as error:
