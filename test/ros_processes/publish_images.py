@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import rclpy
+from matching import linger_until_unsubscribed, wait_for_subscribers
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
@@ -18,22 +19,15 @@ def main() -> int:
     rclpy.init()
     node = rclpy.create_node("image_publisher")
     publisher = node.create_publisher(Image, "image_raw", qos_profile_sensor_data)
-    deadline = time.monotonic() + 20.0
-    while publisher.get_subscription_count() == 0:
-        if time.monotonic() > deadline:
-            return 2
-        rclpy.spin_once(node, timeout_sec=0.02)
+    if not wait_for_subscribers(node, [publisher], timeout_s=20.0):
+        return 2
     pixels = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8).tobytes()
     for index in range(count):
         msg = Image(height=480, width=640, encoding="rgb8", step=640 * 3, data=pixels)
         msg.header.frame_id = str(index)
         publisher.publish(msg)
         time.sleep(1 / 30)
-    deadline = time.monotonic() + 10.0
-    while publisher.get_subscription_count() > 0 and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.02)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    linger_until_unsubscribed(node, [publisher], timeout_s=10.0)
     return 0
 
 

@@ -5,7 +5,6 @@ Exits 0 after every subscriber has gone (so the data was taken), 2 when nobody s
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import rclpy
@@ -13,6 +12,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dance_recognition.msg import ActionLabel, Skeleton
+from matching import linger_until_unsubscribed, wait_for_subscribers
 from message_samples import sample_action_label, sample_pose_frame
 
 from dance_recognition.ros.skeleton_conversions import pose_frame_to_msg
@@ -26,17 +26,11 @@ def main() -> int:
     qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.VOLATILE)
     publishers = [(node.create_publisher(Skeleton, "skeletons", qos), pose_frame_to_msg(sample_pose_frame())),
                   (node.create_publisher(ActionLabel, "actions", qos), sample_action_label())]
-    deadline = time.monotonic() + TIMEOUT_S
-    while any(pub.get_subscription_count() == 0 for pub, _ in publishers):
-        if time.monotonic() > deadline:
-            return 2
-        rclpy.spin_once(node, timeout_sec=0.02)
+    if not wait_for_subscribers(node, [pub for pub, _ in publishers], TIMEOUT_S):
+        return 2
     for pub, msg in publishers:
         pub.publish(msg)
-    while any(pub.get_subscription_count() > 0 for pub, _ in publishers) and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.02)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    linger_until_unsubscribed(node, [pub for pub, _ in publishers], TIMEOUT_S)
     return 0
 
 
