@@ -96,6 +96,18 @@ def test_mmskeleton_style_checkpoint_with_meta_loads(tmp_path) -> None:
     assert load_checkpoint(tmp_path / "mm.pth", classes=list("abcde")).card.config.num_classes == 5
 
 
+def test_reference_checkpoint_without_edge_importance_loads(tmp_path) -> None:
+    state = {k: v for k, v in reference_state(classes=3).items() if ".edge_importance." not in f".{k[7:]}"}
+    torch.save(state, tmp_path / "plain.pt")
+    loaded = load_checkpoint(tmp_path / "plain.pt", classes=list("abc"))
+    assert not loaded.card.config.edge_importance
+    x = torch.randn(1, 3, 30, 18, 1)
+    expected = independent_forward({k[7:]: v for k, v in state.items()} | {
+        f"edge_importance.{i}": torch.ones(3, 18, 18) for i in range(10)}, x)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.model(x), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_our_checkpoint_round_trips_with_metadata(tmp_path) -> None:
     model = randomise(STGCN(STGCNConfig(num_classes=3, layout="mediapipe_pose_33", strategy="distance",
                                         channels=(16, 16, 32, 32), strides=(1, 2, 1, 2), dropout=0.2)))

@@ -138,12 +138,15 @@ def _config_from_reference(state: dict[str, torch.Tensor], path: Path, layout: s
         )
     strides = PAPER_STRIDES if num_blocks == len(PAPER_STRIDES) else tuple([1] * num_blocks)
     return STGCNConfig(num_classes=num_classes, layout=layout, strategy=strategy or "spatial",
-                       in_channels=in_channels, channels=tuple(channels), strides=strides)
+                       in_channels=in_channels, channels=tuple(channels), strides=strides,
+                       edge_importance="edge_importance.0" in state)
 
 
 def _load_state(model: STGCN, state: dict[str, torch.Tensor], path: Path) -> None:
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    # Without learnable edge importance the reference stores no edge_importance.* (ours are ones then)
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")
+               and (model.config.edge_importance or not k.startswith("edge_importance."))]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         raise CheckpointError(
