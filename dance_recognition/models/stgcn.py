@@ -17,7 +17,7 @@ joints, persons. Output: ``(N, num_classes)`` logits, averaged over persons as t
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -155,11 +155,10 @@ class STGCN(nn.Module):
             ))
             in_channels = out_channels
         self.st_gcn_networks = nn.ModuleList(blocks)
-        if config.edge_importance:
-            self.edge_importance = nn.ParameterList([nn.Parameter(torch.ones_like(A)) for _ in blocks])
-        else:
-            self.edge_importance = nn.ParameterList([nn.Parameter(torch.ones_like(A), requires_grad=False)
-                                                     for _ in blocks])
+        # Fixed ones when edge importance is off: same keys, same arithmetic, nothing learnt.
+        self.edge_importance = nn.ParameterList(
+            [nn.Parameter(torch.ones_like(A), requires_grad=config.edge_importance) for _ in blocks]
+        )
         self.fcn = nn.Conv2d(in_channels, config.num_classes, kernel_size=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,7 +201,6 @@ class _FusedBlockWeights:
     residual: str
     residual_weight: torch.Tensor | None = None
     residual_bias: torch.Tensor | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class FusedBlock(nn.Module):

@@ -21,8 +21,8 @@ DERIVED_JOINTS: dict[str, tuple[str, ...]] = {
 
 def conversion_plan(source: Layout | str, target: Layout | str) -> list[tuple[int, ...]]:
     """For each target joint, the source indices averaged into it (one index = a copy)."""
-    source = get_layout(source) if isinstance(source, str) else source
-    target = get_layout(target) if isinstance(target, str) else target
+    source = get_layout(source)
+    target = get_layout(target)
     plan, unmatched = [], []
     for name in target.joint_names:
         if name in source.joint_names:
@@ -40,7 +40,7 @@ def conversion_plan(source: Layout | str, target: Layout | str) -> list[tuple[in
 
 def convert_keypoints(keypoints: np.ndarray, source: Layout | str, target: Layout | str) -> np.ndarray:
     """(..., V_source, 3) x, y, confidence -> (..., V_target, 3), same convention."""
-    source = get_layout(source) if isinstance(source, str) else source
+    source = get_layout(source)
     keypoints = mark_missing(np.asarray(keypoints, dtype=np.float32))
     if keypoints.shape[-2:] != (source.num_joints, 3):
         raise ValueError(

@@ -49,7 +49,7 @@ def adjacency(
     layout: Layout | str, strategy: str = "spatial", max_hop: int = 1, dilation: int = 1
 ) -> np.ndarray:
     """The (K, V, V) float32 adjacency stack of ``layout`` under ``strategy``."""
-    layout = get_layout(layout) if isinstance(layout, str) else layout
+    layout = get_layout(layout)
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown partition strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     hops = hop_distance(layout.num_joints, layout.edges, max_hop)

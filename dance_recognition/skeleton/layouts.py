@@ -68,7 +68,10 @@ def register_layout(layout: Layout) -> Layout:
     return layout
 
 
-def get_layout(name: str) -> Layout:
+def get_layout(name: str | Layout) -> Layout:
+    """The registered layout of that name; a Layout passes through, so callers accept either."""
+    if isinstance(name, Layout):
+        return name
     try:
         return LAYOUTS[name]
     except KeyError:

@@ -55,7 +55,7 @@ def body_centred(sequence: np.ndarray, image_size: tuple[int, int] | None = None
     """Hip-centred, torso-scaled coordinates (see module docstring); needs ``layout``."""
     if layout is None:
         raise ValueError("body_centred normalisation needs the keypoint layout")
-    layout = get_layout(layout) if isinstance(layout, str) else layout
+    layout = get_layout(layout)
     sequence = _validate(sequence)
     hips = _centre(sequence, layout, ("left_hip", "right_hip"))
     shoulders = _centre(sequence, layout, ("left_shoulder", "right_shoulder"))
