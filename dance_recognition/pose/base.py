@@ -37,6 +37,7 @@ class PoseEstimator(Protocol):
 # name -> "module:factory"; imported on first use only
 BACKENDS: dict[str, str] = {
     "mediapipe": "dance_recognition.pose.mediapipe_backend:MediaPipePose",
+    "openpose": "dance_recognition.pose.openpose_backend:OpenPose",
 }
 
 

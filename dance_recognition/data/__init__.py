@@ -1,0 +1,1 @@
+"""Skeleton datasets: the on-disk format, importers, and extraction from videos (no ROS)."""
