@@ -262,11 +262,13 @@ class DatasetWriter:
                 raise DatasetError(f"{self.root} exists and is not an empty dataset folder; choose another output")
             self.header = requested
             parent = self.root.parent
-            parent.mkdir(parents=True, exist_ok=True)
-            if not os.access(parent, os.W_OK):
-                raise DatasetError(f"cannot write to {parent} (read-only or no permission); choose another output")
-            self._building = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", suffix=".partial", dir=parent))
-            (self._building / "shards").mkdir()
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+                self._building = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", suffix=".partial", dir=parent))
+                (self._building / "shards").mkdir()
+            except OSError as error:
+                raise DatasetError(f"cannot write to {parent} ({error.strerror}: read-only, full or no permission); "
+                                   "choose another output folder") from None
 
     def _check_compatible(self, requested: DatasetHeader) -> None:
         have = self.header
