@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
@@ -34,7 +35,7 @@ CHECKPOINT_FORMAT = "dance_recognition/stgcn"
 CHECKPOINT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(DanceRecognitionError):
     """A checkpoint that cannot be used as asked; the message names both sides of a mismatch."""
 
 

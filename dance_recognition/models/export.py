@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.stgcn import STGCN, FusedSTGCN
 
 DEFAULT_TOLERANCE = 1e-4
 
 
-class ExportError(Exception):
+class ExportError(DanceRecognitionError):
     """The exported model does not reproduce the eager outputs."""
 
 

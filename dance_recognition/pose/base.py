@@ -10,11 +10,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.skeleton.layouts import Layout
 from dance_recognition.skeleton.pose import PoseFrame
 
 
-class PoseBackendError(RuntimeError):
+class PoseBackendError(DanceRecognitionError, RuntimeError):
     """A backend cannot run as configured (missing engine or model files); says how to fix it."""
 
 
@@ -49,6 +50,14 @@ def create_estimator(name: str, **options: Any) -> PoseEstimator:
     module_name, factory_name = target.split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     return factory(**options)
+
+
+def backend_layout(name: str, **options: Any) -> str:
+    """The layout a backend reports with these options, without starting its engine."""
+    if name not in BACKENDS:
+        raise PoseBackendError(f"unknown pose backend {name!r}; available: {', '.join(sorted(BACKENDS))}")
+    module = importlib.import_module(BACKENDS[name].split(":")[0])
+    return module.output_layout(**options)
 
 
 def check_image(image: np.ndarray) -> tuple[int, int]:

@@ -46,6 +46,10 @@ def model_file(model: str) -> Path:
     return path
 
 
+def output_layout(**options: object) -> str:
+    return MEDIAPIPE_POSE_33.name
+
+
 class MediaPipePose:
     """``video=True`` tracks across frames (about 1.7x faster); ``video=False`` treats every
     image on its own (stills, shuffled frames)."""
@@ -87,6 +91,11 @@ class MediaPipePose:
         return PoseFrame(layout=self.layout.name, joint_names=self.layout.joint_names, image_width=width,
                          image_height=height, people=people, stamp_ns=stamp_ns, frame_id=frame_id,
                          backend=self.name)
+
+    def reset(self) -> None:
+        """Forget the tracked person (call between unrelated videos)."""
+        if self._pose is not None:
+            self._pose.reset()
 
     def close(self) -> None:
         if self._pose is not None:

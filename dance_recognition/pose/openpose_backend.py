@@ -41,6 +41,10 @@ def _frame(people: list[np.ndarray], spec, width: int, height: int, stamp_ns: in
                      image_height=height, people=persons, stamp_ns=stamp_ns, frame_id=frame_id, backend=backend)
 
 
+def output_layout(model: str = "COCO", **options: object) -> str:
+    return _spec(model).layout.name
+
+
 class OpenCVOpenPose:
     """OpenPose Caffe model through ``cv2.dnn`` + our PAF grouping."""
 

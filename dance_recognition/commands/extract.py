@@ -1,0 +1,88 @@
+"""`dance-recognition extract`: a folder of videos -> a skeleton dataset."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dance_recognition.cli import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "extract", help="run pose estimation over a folder of videos and write a training dataset",
+        description="Labels come from sub-folder names (<class>/<video>), file names (<class>_<n>.mp4) or a CSV of "
+                    "segments (video,start,end,label in seconds). Re-running with the same output resumes.")
+    parser.add_argument("videos", type=Path, help="folder of videos (searched recursively)")
+    parser.add_argument("output", type=Path, help="dataset folder to create or resume")
+    parser.add_argument("--labels", choices=("folders", "filenames", "csv"), default="folders")
+    parser.add_argument("--csv", type=Path, help="segments CSV for --labels csv")
+    parser.add_argument("--classes", type=Path, help="class names, one a line (fixes their order; others are errors)")
+    add_backend_arguments(parser)
+    parser.add_argument("--layout", help="convert keypoints to this layout (default: the backend's own)")
+    parser.add_argument("--window", type=int, default=64, help="frames per sample (default 64)")
+    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
+    parser.add_argument("--whole-clips", action="store_true", help="one sample per clip/segment, fitted to --window")
+    parser.add_argument("--pad", choices=("zeros", "repeat", "edge"), default="zeros", help="for short clips")
+    parser.add_argument("--persons", type=int, default=1, help="people per sample, most confident first")
+    parser.add_argument("--min-presence", type=float, default=0.5,
+                        help="skip windows whose main person is seen in fewer than this share of frames")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="share of each class's VIDEOS for val")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the train/val split")
+    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
+    parser.add_argument("--preview", type=int, default=0, metavar="N",
+                        help="also write annotated videos of the first N videos to <output>_preview/")
+    parser.set_defaults(handler=_extract)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="mediapipe", help="pose backend: mediapipe (default) or openpose")
+    parser.add_argument("--model", help="mediapipe: lite/full/heavy; openpose: COCO/BODY_25")
+    parser.add_argument("--openpose-prototxt", type=Path, help="openpose via OpenCV: the model's .prototxt")
+    parser.add_argument("--openpose-caffemodel", type=Path, help="openpose via OpenCV: the model's .caffemodel")
+    parser.add_argument("--openpose-folder", type=Path, help="openpose via pyopenpose: OpenPose's models/ folder")
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    options: dict = {}
+    if args.model:
+        options["model"] = args.model
+    if args.backend == "openpose":
+        for key, value in (("prototxt", args.openpose_prototxt), ("caffemodel", args.openpose_caffemodel),
+                           ("model_folder", args.openpose_folder)):
+            if value is not None:
+                options[key] = str(value)
+    return options
+
+
+def read_class_names(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError as error:
+        raise UserError(f"cannot read class names from {path}: {error.strerror}") from None
+    if not names:
+        raise UserError(f"{path} holds no class names")
+    return names
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from dance_recognition.data.extract import ExtractConfig, extract, summary_json
+
+    config = ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
+                           window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,
+                           persons=args.persons, min_presence=args.min_presence, val_fraction=args.val_fraction,
+                           seed=args.seed)
+    summary = extract(args.videos, args.output, config, labels=args.labels, csv_path=args.csv,
+                      class_names=read_class_names(args.classes), workers=args.workers, preview=args.preview)
+    for line in summary.lines():
+        print(line)
+    report = args.output.parent / f"{args.output.name}_summary.json"
+    if args.output.exists():
+        report.write_text(json.dumps(summary_json(summary), indent=1))
+        print(f"summary: {report}")
+    if summary.failed:
+        print(f"dance-recognition extract: {len(summary.failed)} video(s) failed (listed above)")
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""Reading videos and drawing skeletons on images (OpenCV; no ROS)."""
