@@ -257,6 +257,8 @@ class DatasetWriter:
         requested.validate()
         self._pending: list[np.ndarray] = []
         self._pending_info: list[SampleInfo] = []
+        self._shards: list[dict] = []  # written by flush(), published by commit()
+        self._shard_samples: list[SampleInfo] = []
         if self.root.exists() and (self.root / INDEX_FILE).exists():
             if not append:
                 raise DatasetError(f"{self.root} already holds a dataset; pass append (--append) to add to it, "
@@ -320,29 +322,40 @@ class DatasetWriter:
     def _folder(self) -> Path:
         return self._building if self._building is not None else self.root
 
-    def commit(self) -> None:
-        """Write pending samples as a new shard and publish the new index atomically."""
+    def flush(self) -> None:
+        """Write pending samples to a new shard file, not yet part of the dataset (frees memory)."""
+        if not self._pending:
+            return
         folder = self._folder
-        shards, samples = list(self.header.shards), list(self.header.samples)
+        number = len(self._shards) + len(self.header.shards)
+        name = f"shards/{number:06d}.npy"
+        while (folder / name).exists():
+            number += 1  # never overwrite a listed (or foreign) file
+            name = f"shards/{number:06d}.npy"
         try:
-            if self._pending:
-                number = len(shards)
-                name = f"shards/{number:06d}.npy"
-                while (folder / name).exists():
-                    number += 1  # never overwrite a listed (or foreign) file
-                    name = f"shards/{number:06d}.npy"
-                (folder / "shards").mkdir(exist_ok=True)
-                _save_array_atomic(folder / name, np.stack(self._pending))
-                shards.append({"file": name, "count": len(self._pending)})
-                samples.extend(self._pending_info)
-            record = self.header.to_json() | {"shards": shards, "samples": [s.to_json() for s in samples],
-                                              "num_samples": len(samples)}
-            _write_json_atomic(folder / INDEX_FILE, record)
+            (folder / "shards").mkdir(exist_ok=True)
+            _save_array_atomic(folder / name, np.stack(self._pending))
         except OSError as error:
             raise DatasetError(f"cannot write the dataset at {folder}: {error.strerror or error}; what was already "
                                "committed is unchanged (free some space or choose another output)") from None
-        self.header.shards, self.header.samples = shards, samples
+        self._shards.append({"file": name, "count": len(self._pending)})
+        self._shard_samples.extend(self._pending_info)
         self._pending, self._pending_info = [], []
+
+    def commit(self) -> None:
+        """Publish every sample added so far with one atomic replacement of the index."""
+        self.flush()
+        folder = self._folder
+        shards, samples = self.header.shards + self._shards, self.header.samples + self._shard_samples
+        record = self.header.to_json() | {"shards": shards, "samples": [s.to_json() for s in samples],
+                                          "num_samples": len(samples)}
+        try:
+            _write_json_atomic(folder / INDEX_FILE, record)
+        except OSError as error:
+            raise DatasetError(f"cannot write the dataset index at {folder}: {error.strerror or error}; what was "
+                               "already committed is unchanged (free some space or choose another output)") from None
+        self.header.shards, self.header.samples = shards, samples
+        self._shards, self._shard_samples = [], []
         if self._building is not None:
             if self.root.exists():
                 self.root.rmdir()  # an empty folder we were asked to fill
@@ -352,6 +365,9 @@ class DatasetWriter:
     def abort(self) -> None:
         """Drop uncommitted samples (and the hidden folder of a never-committed new dataset)."""
         self._pending, self._pending_info = [], []
+        for shard in self._shards:
+            (self._folder / shard["file"]).unlink(missing_ok=True)
+        self._shards, self._shard_samples = [], []
         if self._building is not None:
             shutil.rmtree(self._building, ignore_errors=True)
             self._building = None

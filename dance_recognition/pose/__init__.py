@@ -7,7 +7,8 @@ from dance_recognition.pose.base import (
     BACKENDS,
     PoseBackendError,
     PoseEstimator,
+    backend_layout,
     create_estimator,
 )
 
-__all__ = ["BACKENDS", "PoseBackendError", "PoseEstimator", "create_estimator"]
+__all__ = ["BACKENDS", "PoseBackendError", "PoseEstimator", "backend_layout", "create_estimator"]

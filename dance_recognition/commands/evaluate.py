@@ -1,0 +1,55 @@
+"""`dance-recognition evaluate`: a checkpoint on a dataset split -> report.json + confusion_matrix.png."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--split", default="val", help="train, val, test or all (default val)")
+    parser.add_argument("--output", type=Path, help="folder for report.json and confusion_matrix.png "
+                                                    "(default: <checkpoint>_eval_<split>)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from dance_recognition.cli import UserError
+    from dance_recognition.data.dataset import SkeletonDataset
+    from dance_recognition.models.checkpoint import load_checkpoint
+    from dance_recognition.skeleton.preparation import InputSpec
+    from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
+    from dance_recognition.training.samples import TrainingSamples
+    from dance_recognition.training.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    loaded = load_checkpoint(args.checkpoint, device=device)
+    dataset = SkeletonDataset(args.dataset)
+    card = loaded.card
+    if list(card.classes) != list(dataset.class_names):
+        raise UserError(f"class mismatch: {args.checkpoint} predicts {card.classes}, {args.dataset} is labelled "
+                        f"{dataset.class_names}")
+    indices = dataset.indices(None if args.split == "all" else args.split)
+    if len(indices) == 0:
+        raise UserError(f"{args.dataset} has no samples in split {args.split!r}")
+    spec = InputSpec(layout=card.config.layout, normalization=card.normalization, window=card.window,
+                     persons=card.max_persons)
+    loader = torch.utils.data.DataLoader(TrainingSamples(dataset, indices, spec), batch_size=args.batch_size)
+    logits, labels = predict_logits(loaded.model, loader, device, progress=True)
+    report = classification_report(logits, labels, dataset.class_names)
+    report["checkpoint"], report["dataset"], report["split"] = str(args.checkpoint), str(args.dataset), args.split
+    output = args.output or args.checkpoint.parent / f"{args.checkpoint.stem}_eval_{args.split}"
+    json_path, png_path = write_report(report, output, f"{args.checkpoint.name} on {args.split}")
+    print(f"top-1 {report['top1']:.1%}  top-{report['top5_k']} {report['top5']:.1%}  "
+          f"mean class recall {report['mean_class_recall']:.1%}  ({report['samples']} samples)")
+    for name, metrics in report["per_class"].items():
+        print(f"  {name:<24} precision {metrics['precision']:.2f}  recall {metrics['recall']:.2f}  "
+              f"n={metrics['support']}")
+    print(f"report: {json_path}, {png_path}")
+    return 0

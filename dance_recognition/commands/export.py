@@ -1,0 +1,31 @@
+"""`dance-recognition export`: a checkpoint -> TorchScript and/or ONNX, checked against eager outputs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="export a checkpoint to TorchScript and/or ONNX (checked)")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--torchscript", type=Path, help="output .pt (frozen TorchScript)")
+    parser.add_argument("--onnx", type=Path, help="output .onnx (dynamic batch, frames, persons)")
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from dance_recognition.cli import UserError
+    from dance_recognition.models.checkpoint import load_checkpoint
+    from dance_recognition.models.export import export_onnx, export_torchscript
+
+    if args.torchscript is None and args.onnx is None:
+        raise UserError("nothing to do: give --torchscript PATH and/or --onnx PATH")
+    loaded = load_checkpoint(args.checkpoint)
+    frames, persons = loaded.card.window, loaded.card.max_persons
+    if args.torchscript:
+        error = export_torchscript(loaded.model, args.torchscript, frames=frames, persons=persons)
+        print(f"TorchScript: {args.torchscript} (max relative difference to eager {error:.1e})")
+    if args.onnx:
+        error = export_onnx(loaded.model, args.onnx, frames=frames, persons=persons)
+        print(f"ONNX: {args.onnx} (max relative difference to eager, ONNX Runtime {error:.1e})")
+    return 0

@@ -1,0 +1,41 @@
+"""`dance-recognition train`: train ST-GCN on a dataset (also under `torchrun` for several GPUs/hosts)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train an ST-GCN model on a skeleton dataset",
+        description="Settings come from --config (YAML, see config/train_default.yaml) and --set overrides. "
+                    "Data-parallel: torchrun --nproc_per_node N -m dance_recognition.cli train ...")
+    parser.add_argument("dataset", type=Path, help="dataset folder (from extract or import-dataset)")
+    parser.add_argument("output", type=Path, help="run folder: checkpoints, curves, report")
+    parser.add_argument("--config", type=Path, help="YAML training config")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set optim.lr=0.01 --set epochs=20")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: the config's, auto)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUTPUT")
+    parser.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dance_recognition.training.config import load_config
+    from dance_recognition.training.trainer import TrainingInterruptedError, train
+
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    config = load_config(args.config, overrides)
+    try:
+        result = train(args.dataset, args.output, config, resume=args.resume)
+    except TrainingInterruptedError as error:
+        print(f"dance-recognition train: {error}")
+        return 130
+    if result.report:
+        print(f"best model: {result.best_checkpoint} (val top-1 {result.report['top1']:.1%}, "
+              f"top-{result.report['top5_k']} {result.report['top5']:.1%})")
+        print(f"report: {args.output / 'report.json'}, {args.output / 'confusion_matrix.png'}, "
+              f"{args.output / 'curves.png'}")
+    else:
+        print(f"best model: {result.best_checkpoint}")
+    return 0

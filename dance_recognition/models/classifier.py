@@ -1,0 +1,57 @@
+"""The one interface through which tools and nodes run a trained model.
+
+``ActionClassifier`` is built from a checkpoint alone (layout, normalisation, window, persons and
+class names travel in it) and answers "which move, how sure" for keypoint sequences in PIXELS of
+any layout it can convert. It runs the BatchNorm-folded network in inference mode on the chosen
+device. A streaming (per-frame) implementation can replace it behind the same two methods.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.skeleton.conversion import conversion_plan
+from dance_recognition.skeleton.preparation import InputMismatchError, InputSpec
+
+
+class ActionClassifier:
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", classes: list[str] | None = None) -> None:
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise InputMismatchError(f"device {device!r} asked for, but torch sees no CUDA device; use cpu")
+        self.device = torch.device(device)
+        loaded = load_checkpoint(checkpoint, device=self.device, classes=classes)
+        self.card, self.model_id = loaded.card, loaded.model_id
+        self.network = loaded.model.fused().to(self.device).eval()
+        self.spec = InputSpec(layout=self.card.config.layout, normalization=self.card.normalization,
+                              window=self.card.window, persons=self.card.max_persons)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    def accepts(self, layout: str) -> None:
+        """Raises InputMismatchError when keypoints of ``layout`` cannot feed this model."""
+        if layout != self.spec.layout:
+            try:
+                conversion_plan(layout, self.spec.layout)
+            except ValueError as error:
+                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {error}") from None
+
+    @torch.inference_mode()
+    def predict_batch(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, C, T, V, M) prepared inputs -> (N, classes) probabilities."""
+        tensor = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(self.device)
+        return torch.softmax(self.network(tensor).float(), dim=1).cpu().numpy()
+
+    def classify(self, sequence: np.ndarray, layout: str, image_size: tuple[int, int] | None) -> np.ndarray:
+        """(M, T, V, 3) pixel keypoints (missing: confidence 0) -> (classes,) probabilities.
+        The sequence is fitted to the model's window keeping the newest frames."""
+        self.accepts(layout)
+        data = self.spec.prepare_sequence(sequence, layout, image_size)
+        data = self.spec.fit_time(data, crop="newest")
+        return self.predict_batch(data[None])[0]

@@ -1,0 +1,382 @@
+"""Training ST-GCN on a skeleton dataset: the ``train_stgcn`` of this package.
+
+What a run leaves in its output folder:
+
+    best.pt, last.pt          model checkpoints (the package format: a node starts from them alone)
+    training_state.pt         everything needed to resume (weights, optimiser, epoch, history, RNG)
+    history.json, curves.png  loss/accuracy per epoch
+    report.json, confusion_matrix.png   evaluation of best.pt on the validation split
+
+The same function runs data-parallel when started by ``torchrun`` (DistributedDataParallel:
+NCCL on GPUs, gloo on CPUs); only rank 0 writes files. Ctrl-C saves ``interrupted.pt`` and the
+training state of the last finished epoch; ``resume=True`` continues from it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dance_recognition.data.dataset import DatasetError, SkeletonDataset
+from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+from dance_recognition.models.stgcn import STGCN, STGCNConfig
+from dance_recognition.skeleton.conversion import conversion_plan
+from dance_recognition.skeleton.preparation import InputSpec
+from dance_recognition.training.config import ConfigError, TrainConfig
+from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
+from dance_recognition.training.plots import plot_training_curves
+from dance_recognition.training.samples import TrainingSamples
+
+log = logging.getLogger(__name__)
+STATE_FILE = "training_state.pt"
+IMBALANCE_WARNING = 10.0
+
+
+class TrainingInterruptedError(DanceRecognitionError):
+    """Ctrl-C: what was saved and how to resume."""
+
+
+@dataclass
+class TrainResult:
+    output: Path
+    best_checkpoint: Path
+    history: list[dict]
+    report: dict
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but torch sees no CUDA device; use device=cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, device: torch.device) -> Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        return cls(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0)))
+
+
+# ---------------------------------------------------------------- checks on the data and the config
+
+def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputSpec, np.ndarray, np.ndarray]:
+    """The model's input spec and the train/val indices, or one clear error."""
+    if len(dataset) == 0:
+        raise DatasetError(f"{dataset.root} holds no samples; extract or import some first")
+    train, val = dataset.indices("train"), dataset.indices("val")
+    if len(train) == 0:
+        raise DatasetError(f"{dataset.root} has no samples in the train split")
+    counts = np.bincount(dataset.labels[train], minlength=len(dataset.class_names))
+    empty = [name for name, count in zip(dataset.class_names, counts, strict=True) if count == 0]
+    if empty:
+        raise DatasetError(f"no training samples for class(es) {', '.join(empty)}: add some, or drop the class")
+    if counts.max() > IMBALANCE_WARNING * counts.min() and not config.data.class_balance:
+        log.warning("unbalanced training data (%s): consider data.class_balance=true",
+                    ", ".join(f"{n} {c}" for n, c in zip(dataset.class_names, counts, strict=True)))
+    layout = config.model.layout or dataset.layout
+    if layout != dataset.layout:
+        if not config.model.convert_layout:
+            raise ConfigError(f"the dataset is in layout {dataset.layout} but model.layout is {layout}: set "
+                              "model.convert_layout=true to convert it while training, or "
+                              f"model.layout={dataset.layout}")
+        try:
+            conversion_plan(dataset.layout, layout)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    coordinates = dataset.header.coordinates
+    normalization = config.data.normalization or ("body_centred" if coordinates == "pixels" else "kinetics")
+    if coordinates == "kinetics" and normalization != "kinetics":
+        raise ConfigError(f"{dataset.root} is already normalised (kinetics coordinates); "
+                          "use data.normalization=kinetics")
+    spec = InputSpec(layout=layout, normalization=normalization, window=config.data.window or dataset.header.frames,
+                     persons=config.data.persons or dataset.header.persons)
+    return spec, train, val
+
+
+def build_model(config: TrainConfig, spec: InputSpec, num_classes: int) -> STGCN:
+    try:
+        return STGCN(STGCNConfig(
+            num_classes=num_classes, layout=spec.layout, strategy=config.model.strategy,
+            channels=tuple(config.model.channels), strides=tuple(config.model.strides),
+            temporal_kernel=config.model.temporal_kernel, dropout=config.model.dropout,
+            edge_importance=config.model.edge_importance))
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"invalid model settings: {error}") from None
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """LR of an epoch (0-based): linear warm-up, then cosine to 0 or steps at the milestones."""
+    optim = config.optim
+    if epoch < optim.warmup_epochs:
+        return optim.lr * (epoch + 1) / (optim.warmup_epochs + 1)
+    if optim.schedule == "cosine":
+        progress = (epoch - optim.warmup_epochs) / max(config.epochs - optim.warmup_epochs, 1)
+        return optim.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    if optim.schedule == "step":
+        return optim.lr * optim.gamma ** sum(epoch >= m for m in optim.milestones)
+    return optim.lr
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    optim = config.optim
+    if optim.optimizer == "adam":
+        return torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+                           weight_decay=optim.weight_decay)
+
+
+def make_loader(samples: TrainingSamples, config: TrainConfig, epoch: int, train: bool,
+                distributed: Distributed) -> torch.utils.data.DataLoader:
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    sampler = None
+    if train and distributed.world > 1:
+        sampler = torch.utils.data.distributed.DistributedSampler(
+            samples, num_replicas=distributed.world, rank=distributed.rank, shuffle=True, seed=config.seed)
+        sampler.set_epoch(epoch)
+    elif train and config.data.class_balance:
+        counts = np.bincount(samples.labels)
+        weights = torch.as_tensor(1.0 / counts[samples.labels], dtype=torch.double)
+        sampler = torch.utils.data.WeightedRandomSampler(weights, len(samples), replacement=True, generator=generator)
+    return torch.utils.data.DataLoader(
+        samples, batch_size=config.batch_size, shuffle=train and sampler is None, sampler=sampler,
+        generator=generator, num_workers=config.data.num_workers, drop_last=False,
+        persistent_workers=False, pin_memory=False)
+
+
+# ---------------------------------------------------------------- saving
+
+def _atomic_torch_save(payload: dict, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def _unwrap(model: nn.Module) -> STGCN:
+    return model.module if hasattr(model, "module") else model  # type: ignore[return-value]
+
+
+def _save_model(path: Path, model: nn.Module, spec: InputSpec, dataset: SkeletonDataset, config: TrainConfig,
+                epoch: int, val_accuracy: float | None) -> None:
+    network = _unwrap(model)
+    card = ModelCard(config=network.config, classes=list(dataset.class_names), normalization=spec.normalization,
+                     window=spec.window, max_persons=spec.persons,
+                     extra={"dataset": str(dataset.root), "epoch": epoch, "val_accuracy": val_accuracy,
+                            "train_config": json.dumps(config.to_dict())})
+    save_checkpoint(path, network, card)
+
+
+def _agree_to_stop(stop: bool, distributed: Distributed) -> bool:
+    """Rank 0 decides (it alone evaluates); every rank must leave the loop together."""
+    if distributed.world <= 1:
+        return stop
+    import torch.distributed as dist
+
+    flag = [stop]
+    dist.broadcast_object_list(flag, src=0)
+    return bool(flag[0])
+
+
+# ---------------------------------------------------------------- one epoch
+
+def train_epoch(model: nn.Module, loader, optimizer, device: torch.device, epoch: int, epochs: int,
+                show_progress: bool) -> dict:
+    model.train()
+    criterion = nn.CrossEntropyLoss()
+    total_loss, correct, seen = 0.0, 0, 0
+    started = time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, disable=not show_progress)
+    for batch, target in bar:
+        batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(batch)
+        loss = criterion(logits, target)
+        if not torch.isfinite(loss):
+            raise DanceRecognitionError(f"the loss became {loss.item()} in epoch {epoch + 1}: lower optim.lr "
+                                        "(or check the data for extreme values)")
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(target)
+        correct += int((logits.argmax(1) == target).sum())
+        seen += len(target)
+        rate = seen / (time.perf_counter() - started)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", samples_s=f"{rate:.0f}")
+    elapsed = time.perf_counter() - started
+    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+            "samples_per_second": seen / max(elapsed, 1e-9), "epoch_seconds": elapsed}
+
+
+# ---------------------------------------------------------------- the whole run
+
+def _resume_state(output: Path, config: TrainConfig) -> dict | None:
+    path = output / STATE_FILE
+    if not path.exists():
+        raise ConfigError(f"nothing to resume: {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    saved = json.loads(state["config"])
+    current = config.to_dict()
+    saved.pop("epochs", None)
+    current.pop("epochs", None)
+    if saved != current:
+        changed = sorted(k for k in current if saved.get(k) != current.get(k))
+        raise ConfigError(f"cannot resume: the settings differ from the interrupted run's ({', '.join(changed)})")
+    return state
+
+
+def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, resume: bool = False,
+          on_epoch: Callable[[dict], None] | None = None, show_progress: bool = True) -> TrainResult:
+    config.check()
+    output = Path(output)
+    device = resolve_device(config.device)
+    distributed = Distributed.from_environment(device)
+    if device.type == "cuda" and distributed.world > 1:
+        device = torch.device("cuda", distributed.local_rank)
+    dataset = SkeletonDataset(dataset_path)
+    spec, train_indices, val_indices = check_dataset(dataset, config)
+    if distributed.main:
+        dataset.check_values()
+        if (output / STATE_FILE).exists() and not resume:
+            raise ConfigError(f"{output} holds a training run already; resume it (--resume) or choose another folder")
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            probe = output / ".write_test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise ConfigError(f"cannot write to {output} ({error.strerror}); choose another output folder") from None
+
+    torch.manual_seed(config.seed)
+    model = build_model(config, spec, len(dataset.class_names)).to(device)
+    optimizer = make_optimizer(config, model)
+    history: list[dict] = []
+    start_epoch, best = 0, {"accuracy": -1.0, "epoch": -1}
+    if resume:
+        state = _resume_state(output, config)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start_epoch = list(state["history"]), int(state["epoch"]) + 1
+        best = {"accuracy": float(state["best_accuracy"]), "epoch": int(state["best_epoch"])}
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resuming at epoch %d of %d", start_epoch + 1, config.epochs)
+    if distributed.world > 1:
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    train_samples = TrainingSamples(dataset, train_indices, spec, config.augment, seed=config.seed)
+    val_samples = TrainingSamples(dataset, val_indices, spec, None)
+    if len(val_indices) == 0 and distributed.main:
+        log.warning("no validation split: best.pt is chosen by training accuracy")
+    best_path = output / "best.pt"
+    epoch = start_epoch - 1
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, epoch)
+            train_samples.set_epoch(epoch)
+            record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+            record |= train_epoch(model, make_loader(train_samples, config, epoch, True, distributed), optimizer,
+                                  device, epoch, config.epochs, show_progress and distributed.main)
+            stop = False
+            if distributed.main:
+                stop = _finish_epoch(record, model, optimizer, output, config, spec, dataset, val_samples, device,
+                                     history, best)
+                if on_epoch is not None:
+                    on_epoch(record)
+            if _agree_to_stop(stop, distributed):
+                break
+    except KeyboardInterrupt:
+        if distributed.main:
+            _save_model(output / "interrupted.pt", model, spec, dataset, config, epoch + 1, None)
+            raise TrainingInterruptedError(
+                f"interrupted in epoch {epoch + 1}: weights saved to {output / 'interrupted.pt'}; continue from the "
+                f"last finished epoch with `dance-recognition train {dataset_path} {output} --resume`") from None
+        raise
+    finally:
+        if distributed.world > 1:
+            import torch.distributed as dist
+
+            with suppress(Exception):
+                dist.barrier()
+
+    report: dict = {}
+    if distributed.main:
+        from dance_recognition.models.checkpoint import load_checkpoint
+
+        best_model = load_checkpoint(best_path, device=device).model
+        if len(val_samples):
+            loader = make_loader(val_samples, config, 0, False, Distributed())
+            logits, labels = predict_logits(best_model, loader, device)
+            report = classification_report(logits, labels, dataset.class_names)
+            write_report(report, output, f"{output.name} best (epoch {best['epoch'] + 1})")
+    if distributed.world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return TrainResult(output=output, best_checkpoint=best_path, history=history, report=report)
+
+
+def _finish_epoch(record: dict, model: nn.Module, optimizer, output: Path, config: TrainConfig, spec: InputSpec,
+                  dataset: SkeletonDataset, val_samples: TrainingSamples, device: torch.device, history: list[dict],
+                  best: dict) -> bool:
+    """Rank 0 after each epoch: validate, save checkpoints/state/curves; True = stop early."""
+    epoch = record["epoch"] - 1
+    if len(val_samples):
+        loader = make_loader(val_samples, config, epoch, False, Distributed())
+        logits, labels = predict_logits(_unwrap(model), loader, device)
+        report = classification_report(logits, labels, dataset.class_names)
+        loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
+        record |= {"val_loss": loss, "val_accuracy": report["top1"], "val_top5": report["top5"]}
+    score = record.get("val_accuracy", record["train_accuracy"])
+    history.append(record)
+    _save_model(output / "last.pt", model, spec, dataset, config, epoch + 1, record.get("val_accuracy"))
+    if score > best["accuracy"]:
+        best |= {"accuracy": score, "epoch": epoch}
+        _save_model(output / "best.pt", model, spec, dataset, config, epoch + 1, record.get("val_accuracy"))
+    _atomic_torch_save({
+        "config": json.dumps(config.to_dict()), "model": _unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history,
+        "best_accuracy": best["accuracy"], "best_epoch": best["epoch"], "torch_rng": torch.get_rng_state(),
+    }, output / STATE_FILE)
+    (output / "history.json").write_text(json.dumps(history, indent=1))
+    plot_training_curves(history, output / "curves.png")
+    tqdm.write(_epoch_line(record, config.epochs))
+    if config.early_stopping and epoch - best["epoch"] >= config.early_stopping:
+        tqdm.write(f"early stop: no better accuracy for {config.early_stopping} epochs")
+        return True
+    return False
+
+
+def _epoch_line(record: dict, epochs: int) -> str:
+    line = (f"epoch {record['epoch']}/{epochs}  lr {record['lr']:.4g}  loss {record['train_loss']:.4f}  "
+            f"acc {record['train_accuracy']:.3f}")
+    if "val_accuracy" in record:
+        line += f"  val loss {record['val_loss']:.4f}  val acc {record['val_accuracy']:.3f}"
+    return line + f"  {record['samples_per_second']:.0f} samples/s"
