@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -31,6 +32,8 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingInterruptedError as error:
         print(f"dance-recognition train: {error}")
         return 130
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 reports
     if result.report:
         print(f"best model: {result.best_checkpoint} (val top-1 {result.report['top1']:.1%}, "
               f"top-{result.report['top5_k']} {result.report['top5']:.1%})")
