@@ -1,0 +1,73 @@
+"""Per-person keypoint windows for live recognition.
+
+Each tracked person gets a ring buffer of their last ``window`` observations. A person is ready
+for a prediction once they have ``min_frames`` observations and ``stride`` new ones since their
+last prediction (so the model runs every ``stride`` frames per person, not on every message).
+People not seen for ``timeout_s`` (message time) are dropped and reported, so a robot can clear
+their label.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dance_recognition.skeleton.pose import PoseFrame
+
+
+@dataclass
+class PersonWindow:
+    track_id: int
+    keypoints: deque = field(default_factory=deque)  # (V, 3) arrays, missing joints zero
+    stamps: deque = field(default_factory=deque)  # ns
+    new_frames: int = 0
+    last_seen_ns: int = 0
+
+
+@dataclass
+class ReadyWindow:
+    track_id: int
+    sequence: np.ndarray  # (T, V, 3)
+    first_stamp_ns: int
+    last_stamp_ns: int
+
+
+class PersonWindows:
+    def __init__(self, window: int, min_frames: int, stride: int, timeout_s: float) -> None:
+        if not 1 <= min_frames <= window or stride < 1 or timeout_s <= 0:
+            raise ValueError("need 1 <= min_frames <= window, stride >= 1 and a positive timeout")
+        self.window, self.min_frames, self.stride = window, min_frames, stride
+        self.timeout_ns = int(timeout_s * 1e9)
+        self.people: dict[int, PersonWindow] = {}
+        self.layout: str | None = None
+        self.image_size: tuple[int, int] | None = None
+
+    def add(self, frame: PoseFrame) -> None:
+        if self.layout is not None and frame.layout != self.layout:
+            self.people.clear()  # the source switched layouts: old windows are not comparable
+        self.layout, self.image_size = frame.layout, (frame.image_width, frame.image_height)
+        for person in frame.people:
+            buffer = self.people.get(person.track_id)
+            if buffer is None:
+                buffer = self.people[person.track_id] = PersonWindow(
+                    person.track_id, deque(maxlen=self.window), deque(maxlen=self.window))
+            buffer.keypoints.append(np.nan_to_num(person.keypoints, nan=0.0))
+            buffer.stamps.append(frame.stamp_ns)
+            buffer.new_frames += 1
+            buffer.last_seen_ns = frame.stamp_ns
+
+    def ready(self) -> list[ReadyWindow]:
+        windows = []
+        for buffer in self.people.values():
+            if len(buffer.keypoints) >= self.min_frames and buffer.new_frames >= self.stride:
+                buffer.new_frames = 0
+                windows.append(ReadyWindow(buffer.track_id, np.stack(buffer.keypoints), buffer.stamps[0],
+                                           buffer.stamps[-1]))
+        return windows
+
+    def expire(self, now_ns: int) -> list[int]:
+        gone = [tid for tid, b in self.people.items() if now_ns - b.last_seen_ns > self.timeout_ns]
+        for track_id in gone:
+            del self.people[track_id]
+        return gone

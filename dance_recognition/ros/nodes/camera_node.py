@@ -1,0 +1,92 @@
+"""camera_node: a webcam or a video file -> sensor_msgs/Image (``image_raw``) + CameraInfo.
+
+Parameters (all read-only, see ``config/live.yaml``): ``source`` (webcam index, /dev/videoN or a
+video path), ``loop`` (files), ``playback`` (``native``: the file's frame rate; ``fast``: as fast
+as ``fast_rate_hz`` allows, for offline processing where consumers drop what they cannot take),
+``fps`` (0 = the source's), ``frame_id``, ``max_width`` (downscale wider frames; 0 = never),
+``reconnect_initial_s``/``reconnect_max_s`` (back-off when the camera disconnects).
+A file played once ends the node with exit code 0.
+"""
+from __future__ import annotations
+
+import time
+
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from dance_recognition.live.frame_source import BackOff, FrameSource
+from dance_recognition.live.statistics import RateMonitor
+from dance_recognition.ros.image_conversion import rgb_to_image
+from dance_recognition.ros.node_runner import run_node
+from dance_recognition.ros.parameters import declare, log_configuration
+
+
+class CameraNode(Node):
+    def __init__(self) -> None:
+        super().__init__("camera_node")
+        config = {
+            "source": declare(self, "source", "0", "webcam index, /dev/videoN, or a video file path"),
+            "loop": declare(self, "loop", True, "replay a video file from the start at its end"),
+            "playback": declare(self, "playback", "native", "native (file frame rate) or fast"),
+            "fps": declare(self, "fps", 0.0, "publishing rate for native playback; 0 = the source's", (0.0, 240.0)),
+            "fast_rate_hz": declare(self, "fast_rate_hz", 200.0, "upper rate for fast playback", (1.0, 1000.0)),
+            "frame_id": declare(self, "frame_id", "camera", "frame_id of the images"),
+            "max_width": declare(self, "max_width", 0, "downscale frames wider than this; 0 = never", (0, 8192)),
+            "reconnect_initial_s": declare(self, "reconnect_initial_s", 0.5, "first reconnect delay", (0.05, 60.0)),
+            "reconnect_max_s": declare(self, "reconnect_max_s", 8.0, "longest reconnect delay", (0.1, 600.0)),
+            "stats_period_s": declare(self, "stats_period_s", 10.0, "diagnostics log period; 0 = off", (0.0, 3600.0)),
+        }
+        if config["playback"] not in ("native", "fast"):
+            raise ValueError(f"playback must be native or fast, not {config['playback']!r}")
+        log_configuration(self, config)
+        self.config = config
+        self.finished = False
+        self.source = FrameSource(config["source"], loop=config["loop"], max_width=config["max_width"],
+                                  back_off=BackOff(config["reconnect_initial_s"], config["reconnect_max_s"]),
+                                  on_state=self._on_state)
+        self.image_publisher = self.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+        self.info_publisher = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.stats = RateMonitor()
+        self._period = 1.0 / config["fast_rate_hz"]
+        self.timer = self.create_timer(self._period, self._tick)
+        self._next_publish = time.monotonic()
+        if config["stats_period_s"] > 0:
+            self.create_timer(config["stats_period_s"], lambda: self.get_logger().info(self.stats.summary("published")))
+
+    def _on_state(self, state: str, detail: str) -> None:
+        level = self.get_logger().warning if state == "waiting" else self.get_logger().info
+        level(f"camera {state}: {detail}")
+
+    def _frame_period(self) -> float:
+        if self.config["playback"] == "fast":
+            return 1.0 / self.config["fast_rate_hz"]
+        return 1.0 / (self.config["fps"] or self.source.fps)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next_publish or self.finished:
+            return
+        image = self.source.read()
+        if image is None:
+            if self.source.finished:
+                self.finished = True  # the runner ends the process with exit code 0
+            return
+        self._next_publish = max(self._next_publish + self._frame_period(), now - self._frame_period())
+        msg = rgb_to_image(image)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.config["frame_id"]
+        self.image_publisher.publish(msg)
+        self.info_publisher.publish(CameraInfo(header=msg.header, height=msg.height, width=msg.width))
+        self.stats.record()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(CameraNode, argv, threads=1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
