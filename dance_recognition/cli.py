@@ -16,7 +16,7 @@ from dance_recognition.errors import DanceRecognitionError
 
 log = logging.getLogger("dance_recognition")
 
-COMMANDS = ("doctor", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export")
+COMMANDS = ("doctor", "live", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export")
 
 
 class UserError(DanceRecognitionError):

@@ -97,6 +97,28 @@ cmake --install "$build_dir" > "$build_dir.install.log" 2>&1 ||
 changed="$(grep -c '^-- Installing' "$build_dir.install.log" || true)"
 say "installed ($changed file(s) changed)"
 
+# --- 4b. demo video for the main job (no webcam here) ------------------------------------------
+# A real video of a person, licensed BSD-3-Clause, from the sports2d wheel on the package index
+# (downloaded without its dependencies; only the demo clip is kept).
+demo_video="$venv/share/dance_recognition/media/demo.mp4"
+if [ ! -s "$demo_video" ]; then
+  say "fetching the demo video (sports2d 0.8.34, Sports2D/Demo/demo.mp4, BSD-3-Clause)"
+  wheel_dir="$(mktemp -d)"
+  "$vpython" -m pip download --quiet --no-deps --only-binary :all: sports2d==0.8.34 -d "$wheel_dir" 2>"$wheel_dir.log" ||
+    { cat "$wheel_dir.log" >&2; false; } ||
+    die "cannot download sports2d==0.8.34 from the package index (needed for the demo video)"
+  mkdir -p "$(dirname "$demo_video")"
+  "$vpython" - "$wheel_dir" "$demo_video" <<'PY' || die "the sports2d wheel holds no Sports2D/Demo/demo.mp4"
+import pathlib, shutil, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("sports2d-*.whl"))
+with zipfile.ZipFile(wheel) as archive, archive.open("Sports2D/Demo/demo.mp4") as source:
+    with open(sys.argv[2] + ".part", "wb") as target:
+        shutil.copyfileobj(source, target)
+pathlib.Path(sys.argv[2] + ".part").rename(sys.argv[2])
+PY
+  rm -rf "$wheel_dir"
+fi
+
 # --- 5. self-check ----------------------------------------------------------------------------
 "$vpython" - <<'PY'
 import importlib

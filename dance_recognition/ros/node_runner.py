@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import rclpy
 from rclpy.exceptions import InvalidParameterValueException, ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 from dance_recognition.errors import DanceRecognitionError
@@ -26,7 +26,7 @@ def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, thr
     code = 0
     try:
         node = factory()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
         while rclpy.ok() and not getattr(node, "finished", False):
             executor.spin_once(timeout_sec=0.1)

@@ -36,6 +36,8 @@ class CameraNode(Node):
             "reconnect_initial_s": declare(self, "reconnect_initial_s", 0.5, "first reconnect delay", (0.05, 60.0)),
             "reconnect_max_s": declare(self, "reconnect_max_s", 8.0, "longest reconnect delay", (0.1, 600.0)),
             "stats_period_s": declare(self, "stats_period_s", 10.0, "diagnostics log period; 0 = off", (0.0, 3600.0)),
+            "wait_for_subscriber": declare(self, "wait_for_subscriber", True,
+                                           "video files: start playing once image_raw has a subscriber"),
         }
         if config["playback"] not in ("native", "fast"):
             raise ValueError(f"playback must be native or fast, not {config['playback']!r}")
@@ -55,8 +57,9 @@ class CameraNode(Node):
             self.create_timer(config["stats_period_s"], lambda: self.get_logger().info(self.stats.summary("published")))
 
     def _on_state(self, state: str, detail: str) -> None:
-        level = self.get_logger().warning if state == "waiting" else self.get_logger().info
-        level(f"camera {state}: {detail}")
+        if detail:
+            level = self.get_logger().warning if state == "waiting" else self.get_logger().info
+            level(f"camera {state}: {detail}")
 
     def _frame_period(self) -> float:
         if self.config["playback"] == "fast":
@@ -67,6 +70,9 @@ class CameraNode(Node):
         now = time.monotonic()
         if now < self._next_publish or self.finished:
             return
+        if (self.config["wait_for_subscriber"] and not self.source.device and self.source.frames_read == 0
+                and self.image_publisher.get_subscription_count() == 0):
+            return  # a file is not live: do not play it to nobody
         image = self.source.read()
         if image is None:
             if self.source.finished:

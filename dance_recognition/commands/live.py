@@ -1,0 +1,76 @@
+"""`dance-recognition live`: run the live graph (camera -> pose -> action) as separate processes.
+
+The same nodes and parameters as ``ros2 launch dance_recognition live.launch.py``. With no
+arguments: a webcam if one is present, otherwise the demo video fetched at set-up, the packaged
+demo model, recognised actions printed as they arrive, and an annotated video written.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEMO_VIDEO = "demo.mp4"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("live", help="run live recognition (camera/video -> pose -> actions)",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("--input", default="", help="webcam index, /dev/videoN or a video file "
+                                                    "(default: webcam 0 if present, else the demo video)")
+    parser.add_argument("--backend", default="", help="pose backend: mediapipe (default) or openpose")
+    parser.add_argument("--model", default="", help="action model checkpoint (default: the demo model)")
+    parser.add_argument("--device", default="", help="model device: cpu, cuda, auto")
+    parser.add_argument("--namespace", default="", help="ROS namespace of the nodes and topics")
+    parser.add_argument("--params-file", default="", help="node parameters (default: config/live.yaml)")
+    parser.add_argument("--loop", action="store_true", help="replay a video file forever")
+    parser.add_argument("--playback", default="", choices=("", "native", "fast"), help="video file pacing")
+    parser.add_argument("--reaction", action="store_true", help="also start the example robot reaction node")
+    parser.add_argument("--record", type=Path, help="write image_annotated to this video "
+                                                    "(default for file inputs: dance_recognition_live.mp4)")
+    parser.add_argument("--no-record", action="store_true", help="do not write an annotated video")
+    parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: never)")
+    parser.set_defaults(handler=_live)
+
+
+def _default_input() -> str:
+    from dance_recognition.cli import UserError
+    from dance_recognition.live.frame_source import webcam_available
+    from dance_recognition.ros.graph import media_file
+
+    if webcam_available(0):
+        print("[live] input: webcam 0")
+        return "0"
+    demo = media_file(DEMO_VIDEO)
+    if demo is None:
+        raise UserError("no webcam found and the demo video is missing: run scripts/setup.sh (it fetches it), "
+                        "or pass --input VIDEO")
+    print(f"[live] input: no webcam found, playing the demo video {demo} (sports2d 0.8.34 demo, BSD-3-Clause)")
+    return str(demo)
+
+
+def _live(args: argparse.Namespace) -> int:
+    from dance_recognition.cli import UserError
+    from dance_recognition.live.frame_source import is_device
+    from dance_recognition.media.video import VideoError, VideoReader
+    from dance_recognition.ros.graph import LiveArguments
+    from dance_recognition.ros.launcher import run_live
+
+    source = args.input or _default_input()
+    fps, record = 30.0, None
+    if not is_device(source):
+        if not Path(source).is_file():
+            raise UserError(f"input {source} is neither a webcam nor an existing video file")
+        try:
+            with VideoReader(source) as reader:
+                fps = reader.fps
+        except VideoError as error:
+            raise UserError(str(error)) from None
+        record = Path("dance_recognition_live.mp4")
+    if args.record is not None:
+        record = args.record
+    if args.no_record:
+        record = None
+    arguments = LiveArguments(input=source, backend=args.backend, model=args.model, device=args.device,
+                              namespace=args.namespace, params_file=args.params_file,
+                              loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction)
+    return run_live(arguments, record=record, fps=fps, duration_s=args.duration)

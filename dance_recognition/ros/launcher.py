@@ -1,0 +1,183 @@
+"""``dance-recognition live``: the live graph as separate processes, for machines without
+``ros2 launch`` (and the same processes ``launch/live.launch.py`` starts where ROS 2 is installed).
+
+Starts every node of ``graph.live_graph`` with the package's Fast DDS profile, prints the
+recognised actions as they arrive, and optionally records the annotated image topic to a video.
+Ctrl-C is forwarded to the nodes (SIGINT, then SIGTERM/SIGKILL after a grace period). The exit
+code is non-zero when a node dies with an error; 0 when the user stops the graph or a video
+played once has ended and the pipeline has drained.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dance_recognition.ros.dds_profile import environment_with_profile
+from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
+
+GRACE_S = 10.0
+DRAIN_S = 3.0
+
+
+@dataclass
+class Running:
+    spec: NodeSpec
+    process: subprocess.Popen
+    code: int | None = None
+
+
+@dataclass
+class Monitor:
+    """An rclpy node inside the launcher: prints labels, records image_annotated."""
+
+    namespace: str
+    record: Path | None
+    fps: float
+    labels_seen: int = 0
+    frames_recorded: int = 0
+    _last: dict = field(default_factory=dict)
+
+    def start(self) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+
+        from dance_recognition.msg import ActionLabel
+
+        self._context = rclpy.Context()
+        rclpy.init(args=[], context=self._context)
+        self._node = rclpy.create_node("live_monitor", namespace=self.namespace or None, context=self._context)
+        self._node.create_subscription(ActionLabel, "actions", self._on_action, QoSProfile(depth=50))
+        self._writer = None
+        if self.record is not None:
+            self._node.create_subscription(Image, "image_annotated", self._on_image, qos_profile_sensor_data)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self._node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.1)
+            except Exception:  # context shut down while spinning
+                return
+
+    def _on_action(self, msg) -> None:
+        self.labels_seen += 1
+        previous = self._last.get(msg.track_id)
+        if previous != msg.label:
+            self._last[msg.track_id] = msg.label
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            top = ", ".join(f"{n} {s:.0%}" for n, s in zip(msg.top_k_labels, msg.top_k_scores, strict=False))
+            print(f"[live] {stamp:.2f}  person {msg.track_id}: {msg.label} ({msg.confidence:.0%})  top: {top}",
+                  flush=True)
+
+    def _on_image(self, msg) -> None:
+        """Frames are placed by their stamps, so the video keeps real time although the pose node
+        processes fewer frames than the camera sends (each frame is held until the next)."""
+        from dance_recognition.media.video import VideoWriter
+        from dance_recognition.ros.image_conversion import image_to_rgb
+
+        image = image_to_rgb(msg)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        size = (image.shape[1], image.shape[0])
+        if self._writer is None:
+            self._writer = VideoWriter(self.record, self.fps, size)
+            self._first_stamp, self._size = stamp, size
+        if size != self._size:
+            return  # the camera changed resolution: a video file cannot
+        target = round((stamp - self._first_stamp) * self.fps) + 1
+        for _ in range(max(1, min(target - self._writer.frames, round(self.fps * 2)))):
+            self._writer.write(image)
+        self.frames_recorded += 1
+
+    def stop(self) -> None:
+        import rclpy
+
+        rclpy.try_shutdown(context=self._context)
+        self._thread.join(timeout=2.0)
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _stop(running: list[Running]) -> None:
+    for item in running:
+        if item.process.poll() is None:
+            item.process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + GRACE_S
+    for item in running:
+        try:
+            item.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            item.process.terminate()
+            try:
+                item.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                item.process.kill()
+                item.process.wait()
+
+
+def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 30.0,
+             duration_s: float = 0.0) -> int:
+    env = environment_with_profile()
+    specs = live_graph(arguments)
+    monitor = Monitor(arguments.namespace, record, fps)
+    monitor.start()
+    running: list[Running] = []
+    interrupted = False
+    previous_handler = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    signal.signal(signal.SIGINT, on_sigint)
+    exit_code = 0
+    try:
+        for spec in specs:
+            # own session: a terminal Ctrl-C reaches the launcher only, which stops the nodes in order
+            process = subprocess.Popen(command(spec, arguments), env=env, start_new_session=True)
+            running.append(Running(spec, process))
+            print(f"[live] started {spec.name} (pid {process.pid})", flush=True)
+        started = time.monotonic()
+        finished_at = None
+        while not interrupted:
+            for item in running:
+                if item.code is None and (code := item.process.poll()) is not None:
+                    item.code = code
+                    if code != 0:
+                        print(f"[live] {item.spec.name} died with exit code {code}; stopping the graph", flush=True)
+                        exit_code = 1
+                    elif item.spec.executable == "camera_node":
+                        print("[live] the input has ended; draining the pipeline", flush=True)
+                        finished_at = time.monotonic()
+                    else:
+                        print(f"[live] {item.spec.name} exited", flush=True)
+                        exit_code = exit_code or 1
+            if exit_code or (finished_at and time.monotonic() - finished_at > DRAIN_S):
+                break
+            if duration_s and time.monotonic() - started > duration_s:
+                break
+            time.sleep(0.1)
+    finally:
+        _stop(running)
+        signal.signal(signal.SIGINT, previous_handler)
+        monitor.stop()
+    for item in running:
+        code = item.process.returncode
+        if code not in (0, -signal.SIGINT) and exit_code == 0 and not interrupted:
+            print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
+            exit_code = 1
+    print(f"[live] {monitor.labels_seen} action labels received", flush=True)
+    if record is not None:
+        if monitor.frames_recorded:
+            print(f"[live] annotated video: {record} ({monitor.frames_recorded} frames)", flush=True)
+        else:
+            print(f"[live] no annotated frame arrived; {record} not written", flush=True)
+    return exit_code

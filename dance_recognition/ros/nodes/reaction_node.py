@@ -1,0 +1,87 @@
+"""reaction_node: an example robot-side consumer of ``actions`` (dance_recognition/ActionLabel).
+
+Maps each recognised move to a velocity command (``cmd_vel``, geometry_msgs/Twist) and a text
+command (``reaction``, std_msgs/String), e.g. a mobile robot that spins when someone waves and
+backs off when someone marches towards it. The mapping is the ``reactions`` parameter: a list of
+``label:linear_x:angular_z:text`` strings. Unknown labels and people who vanished stop the robot
+(a zero Twist) after ``stop_after_s``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geometry_msgs.msg import Twist
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from std_msgs.msg import String
+
+from dance_recognition.msg import ActionLabel
+from dance_recognition.ros.node_runner import run_node
+from dance_recognition.ros.parameters import declare, log_configuration
+
+DEFAULT_REACTIONS = ["wave:0.0:0.8:spin", "raise_arms:0.0:0.0:celebrate", "squat:-0.1:0.0:bow",
+                     "arm_circles:0.0:-0.8:spin back", "march:0.15:0.0:follow"]
+
+
+@dataclass(frozen=True)
+class Reaction:
+    linear_x: float
+    angular_z: float
+    text: str
+
+
+def parse_reactions(entries: list[str]) -> dict[str, Reaction]:
+    reactions = {}
+    for entry in entries:
+        parts = entry.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"reaction {entry!r} must be label:linear_x:angular_z:text")
+        label, linear, angular, text = parts
+        reactions[label] = Reaction(float(linear), float(angular), text)
+    return reactions
+
+
+class ReactionNode(Node):
+    def __init__(self) -> None:
+        super().__init__("reaction_node")
+        config = {
+            "reactions": declare(self, "reactions", DEFAULT_REACTIONS, "label:linear_x:angular_z:text entries"),
+            "min_confidence": declare(self, "min_confidence", 0.6, "ignore labels below this", (0.0, 1.0)),
+            "stop_after_s": declare(self, "stop_after_s", 1.0, "stop when no usable label for this long",
+                                    (0.1, 60.0)),
+        }
+        log_configuration(self, config)
+        self.config = config
+        self.reactions = parse_reactions(config["reactions"])
+        self.twist_publisher = self.create_publisher(Twist, "cmd_vel", QoSProfile(depth=10))
+        self.text_publisher = self.create_publisher(String, "reaction", QoSProfile(depth=10))
+        self.create_subscription(ActionLabel, "actions", self._on_action, QoSProfile(depth=10))
+        self.last_reaction = self.get_clock().now()
+        self.moving = False
+        self.create_timer(0.2, self._watchdog)
+
+    def _on_action(self, msg: ActionLabel) -> None:
+        reaction = self.reactions.get(msg.label)
+        if reaction is None or msg.confidence < self.config["min_confidence"]:
+            return
+        twist = Twist()
+        twist.linear.x, twist.angular.z = reaction.linear_x, reaction.angular_z
+        self.twist_publisher.publish(twist)
+        self.text_publisher.publish(String(data=f"{reaction.text} (person {msg.track_id}: {msg.label})"))
+        self.last_reaction = self.get_clock().now()
+        self.moving = True
+
+    def _watchdog(self) -> None:
+        idle_ns = (self.get_clock().now() - self.last_reaction).nanoseconds
+        if self.moving and idle_ns > self.config["stop_after_s"] * 1e9:
+            self.twist_publisher.publish(Twist())  # stop once, then stay quiet
+            self.text_publisher.publish(String(data="stop"))
+            self.moving = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(ReactionNode, argv, threads=1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
