@@ -83,10 +83,16 @@ class ActionNode(Node):
     def _on_skeleton(self, msg: Skeleton) -> None:
         try:
             frame = msg_to_pose_frame(msg)
-            self.classifier.accepts(frame.layout)
-        except (SkeletonMessageError, InputMismatchError, ValueError, KeyError) as error:
+        except (SkeletonMessageError, ValueError, KeyError) as error:
             self.rejected += 1
-            self.get_logger().warning(f"skipping a Skeleton message: {error}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"skipping a malformed Skeleton message: {error}", throttle_duration_sec=5.0)
+            return
+        try:
+            self.classifier.accepts(frame.layout)
+        except (InputMismatchError, KeyError) as error:
+            self.rejected += 1
+            self.get_logger().warning(f"skipping a Skeleton message of layout {frame.layout}: {error}",
+                                      throttle_duration_sec=5.0)
             return
         self.windows.add(frame)
         for track_id in self.windows.expire(frame.stamp_ns):

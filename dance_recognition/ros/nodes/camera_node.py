@@ -57,9 +57,12 @@ class CameraNode(Node):
             self.create_timer(config["stats_period_s"], lambda: self.get_logger().info(self.stats.summary("published")))
 
     def _on_state(self, state: str, detail: str) -> None:
-        if detail:
-            level = self.get_logger().warning if state == "waiting" else self.get_logger().info
-            level(f"camera {state}: {detail}")
+        if not detail:
+            return
+        if state == "waiting":  # one call site per severity: rclpy requires it
+            self.get_logger().warning(f"camera {state}: {detail}")
+        else:
+            self.get_logger().info(f"camera {state}: {detail}")
 
     def _frame_period(self) -> float:
         if self.config["playback"] == "fast":

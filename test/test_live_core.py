@@ -1,0 +1,123 @@
+"""The live graph's ROS-free parts and edges: image conversion, windows, smoothing, frame source,
+graph description and launch file."""
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_data_dir
+from sensor_msgs.msg import Image
+
+from dance_recognition.live.frame_source import BackOff, FrameSource
+from dance_recognition.live.label_smoothing import LabelSmoother
+from dance_recognition.live.person_windows import PersonWindows
+from dance_recognition.ros.graph import LiveArguments, command, live_graph
+from dance_recognition.ros.image_conversion import ImageConversionError, image_to_rgb, rgb_to_image
+from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_image_conversion_respects_row_padding_and_encodings() -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    padded = np.zeros((5, 7 * 3 + 11), np.uint8)
+    padded[:, : 7 * 3] = rgb[:, :, ::-1].reshape(5, -1)  # bgr8 rows with 11 bytes of padding
+    msg = Image(height=5, width=7, encoding="bgr8", step=7 * 3 + 11, data=padded.tobytes())
+    np.testing.assert_array_equal(image_to_rgb(msg), rgb)
+    mono = rng.integers(0, 256, (4, 6), dtype=np.uint8)
+    rows = np.zeros((4, 8), np.uint8)
+    rows[:, :6] = mono
+    grey = image_to_rgb(Image(height=4, width=6, encoding="mono8", step=8, data=rows.tobytes()))
+    assert grey.shape == (4, 6, 3) and (grey[..., 1] == mono).all()
+    for encoding in ("rgb8", "bgr8"):
+        np.testing.assert_array_equal(image_to_rgb(rgb_to_image(rgb, encoding=encoding)), rgb)
+    with pytest.raises(ImageConversionError, match="unsupported image encoding '16UC1'"):
+        image_to_rgb(Image(height=1, width=1, encoding="16UC1", step=2, data=b"\0\0"))
+    with pytest.raises(ImageConversionError, match="do not hold the pixels"):
+        image_to_rgb(Image(height=2, width=2, encoding="rgb8", step=6, data=b"\0" * 6))
+
+
+def _frame(stamp_ns: int, track_ids: list[int]) -> PoseFrame:
+    people = [PersonPose(keypoints=np.full((18, 3), 0.5), track_id=t) for t in track_ids]
+    return PoseFrame(layout=OPENPOSE_COCO_18.name, joint_names=OPENPOSE_COCO_18.joint_names, image_width=64,
+                     image_height=48, people=people, stamp_ns=stamp_ns)
+
+
+def test_person_windows_stride_min_frames_and_timeout() -> None:
+    windows = PersonWindows(window=6, min_frames=4, stride=2, timeout_s=1.0)
+    ready_counts = []
+    for index in range(10):  # person 0 in every frame, person 1 from frame 3 on
+        windows.add(_frame(index * 100_000_000, [0] if index < 3 else [0, 1]))
+        ready_counts.append(sorted(r.track_id for r in windows.ready()))
+    assert ready_counts == [[], [], [], [0], [], [0], [1], [0], [1], [0]]
+    windows.add(_frame(1_000_000_000, [0]))
+    assert windows.ready() == []
+    windows.add(_frame(1_100_000_000, [0]))
+    (ready,) = windows.ready()
+    assert ready.track_id == 0 and ready.sequence.shape == (6, 18, 3)  # capped at the window
+    assert ready.first_stamp_ns == 600_000_000 and ready.last_stamp_ns == 1_100_000_000
+    assert windows.expire(2_050_000_000) == [1]  # last seen at 0.9 s
+    assert windows.expire(2_200_000_000) == [0]
+
+
+def test_label_smoother_threshold_and_hysteresis() -> None:
+    smoother = LabelSmoother(["a", "b"], alpha=1.0, threshold=0.6, hysteresis=0.2)
+    assert smoother.update(0, [0.9, 0.1]).label == "a"
+    assert smoother.update(0, [0.45, 0.55]).label == "unknown"  # stays "a" internally, but unsure
+    decision = smoother.update(0, [0.35, 0.65])
+    assert decision.label == "b" and decision.confidence == pytest.approx(0.65)
+    smoothing = LabelSmoother(["a", "b"], alpha=0.5, threshold=0.0, hysteresis=0.0)
+    smoothing.update(1, [1.0, 0.0])
+    assert smoothing.update(1, [0.0, 1.0]).probabilities.tolist() == [0.5, 0.5]
+
+
+@pytest.fixture()
+def clip(tmp_path) -> Path:
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    return data / "videos" / "ta_chi.mp4"
+
+
+def test_frame_source_waits_for_a_missing_file_and_picks_up_a_replacement(clip, tmp_path) -> None:
+    states = []
+    path = tmp_path / "input.mp4"
+    source = FrameSource(str(path), loop=True, back_off=BackOff(0.0, 0.0), on_state=lambda s, d: states.append(s))
+    assert source.read() is None and source.state == "waiting" and not source.finished
+    shutil.copy(clip, path)
+    frame = source.read()
+    assert frame is not None and frame.shape == (256, 340, 3) and states == ["waiting", "streaming"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        FrameSource(str(tmp_path / "nothing.mp4"), loop=False)
+    once = FrameSource(str(clip), loop=False, max_width=170)
+    frames = 0
+    while (image := once.read()) is not None:
+        frames += 1
+        assert image.shape == (128, 170, 3)
+    assert frames == 300 and once.finished and once.state == "finished"
+
+
+def test_graph_description_and_launch_file_agree() -> None:
+    arguments = LiveArguments(input="0", backend="openpose", model="m.pt", namespace="robot1", loop="true")
+    specs = {spec.name: spec for spec in live_graph(arguments)}
+    assert list(specs) == ["camera_node", "pose_node", "action_node"]
+    camera = command(specs["camera_node"], arguments)
+    assert camera[1:3] == ["-m", "dance_recognition.ros.nodes.camera_node"]
+    assert "source:=\"0\"" in camera and "loop:=true" in camera and "__ns:=/robot1" in camera
+    assert any(arg.endswith("live.yaml") for arg in camera)
+    assert "checkpoint:=\"m.pt\"" in command(specs["action_node"], arguments)
+    assert len(live_graph(LiveArguments(reaction=True))) == 4
+
+    tree = ast.parse((REPO / "launch" / "live.launch.py").read_text())
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert {"live_graph", "LiveArguments", "generate_launch_description"} <= names | {
+        f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+    arguments_dict = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "ARGUMENTS")
+    declared = {key.value for key in arguments_dict.value.keys}
+    fields = set(LiveArguments.__dataclass_fields__) - {"reaction"}
+    assert declared == fields, "launch arguments and LiveArguments must match"

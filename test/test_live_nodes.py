@@ -1,0 +1,227 @@
+"""The live nodes as real processes (own ROS_DOMAIN_ID, see conftest), fed real video."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from conftest import shared_data_dir
+from dance_recognition.msg import ActionLabel, Skeleton
+from geometry_msgs.msg import Twist
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from dance_recognition.data.synthetic import generate_move
+from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, config_file, live_graph
+from dance_recognition.ros.nodes.action_node import default_checkpoint
+from dance_recognition.ros.skeleton_conversions import ns_to_stamp, pose_frame_to_msg, stamp_to_ns
+from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def video() -> Path:
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    return data / "videos" / "ta_chi.mp4"
+
+
+class Processes:
+    """Node processes with their output captured to files; all killed at teardown."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.running = folder, {}
+
+    def start(self, executable: str, parameters: dict | None = None, arguments: LiveArguments | None = None,
+              extra: list[str] | None = None) -> subprocess.Popen:
+        arguments = arguments or LiveArguments()
+        graph = {spec.executable: spec for spec in live_graph(LiveArguments(**{**vars(arguments), "reaction": True}))}
+        spec = graph.get(executable, NodeSpec(executable, executable))
+        spec.parameters.update(parameters or {})
+        log = (self.folder / f"{executable}.log").open("w")
+        process = subprocess.Popen([*command(spec, arguments), *(extra or [])], stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.running[executable] = process
+        return process
+
+    def log(self, executable: str) -> str:
+        return (self.folder / f"{executable}.log").read_text()
+
+    def stop(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.running.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture()
+def processes(tmp_path):
+    started = Processes(tmp_path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture()
+def probe():
+    rclpy.init()
+    node = rclpy.create_node("test_probe")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def spin_until(node, condition: Callable[[], bool], timeout_s: float, alive: list | None = None) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        for process in alive or []:
+            assert process.poll() is None, f"a node exited early with code {process.returncode}"
+        rclpy.spin_once(node, timeout_sec=0.05)
+    return condition()
+
+
+def test_video_through_camera_pose_and_action_nodes(video, processes, probe, tmp_path) -> None:
+    params = tmp_path / "live.yaml"
+    params.write_text(config_file("live.yaml").read_text().replace("stride: 4", "stride: 2"))
+    arguments = LiveArguments(input=str(video), params_file=str(params), loop="true")
+    images, skeletons, labels = [], [], []
+    probe.create_subscription(Image, "image_raw", lambda m: images.append(stamp_to_ns(m.header.stamp)),
+                              qos_profile_sensor_data)
+    probe.create_subscription(Skeleton, "skeletons", lambda m: skeletons.append(m), QoSProfile(depth=100))
+    probe.create_subscription(ActionLabel, "actions", lambda m: labels.append(m), QoSProfile(depth=100))
+    nodes = [processes.start(name, arguments=arguments) for name in ("action_node", "pose_node", "camera_node")]
+    assert spin_until(probe, lambda: len(labels) >= 8, 120, nodes), processes.log("action_node")[-3000:]
+
+    classes = load_checkpoint(default_checkpoint()).card.classes
+    assert {label.label for label in labels} <= {*classes, ActionLabel.UNKNOWN_LABEL}
+    skeleton_stamps = {stamp_to_ns(s.header.stamp) for s in skeletons}
+    for label in labels:
+        assert stamp_to_ns(label.header.stamp) in skeleton_stamps, "a label must name the frame it ends at"
+        assert stamp_to_ns(label.window_start) <= stamp_to_ns(label.header.stamp)
+        assert label.top_k_labels[0] in classes and label.model_id.startswith("demo_moves@")
+    by_track: dict[int, list[int]] = {}
+    for label in labels:
+        by_track.setdefault(label.track_id, []).append(stamp_to_ns(label.header.stamp))
+    assert all(stamps == sorted(stamps) and len(set(stamps)) == len(stamps) for stamps in by_track.values())
+    published = set(images)
+    matched = sum(stamp_to_ns(s.header.stamp) in published for s in skeletons)
+    assert matched >= 0.9 * len(skeletons), "skeletons must carry the stamps of published images"
+    assert skeletons[0].layout == "mediapipe_pose_33" and skeletons[0].header.frame_id == "camera"
+
+
+def test_parameters_out_of_range_are_rejected(processes) -> None:
+    for executable, parameter in (("action_node", "threshold:=1.5"), ("camera_node", "max_width:=-5"),
+                                  ("pose_node", "tracking_max_distance:=0.0")):
+        process = processes.start(executable, extra=["-p", parameter])
+        assert process.wait(timeout=60) == 2
+        log = processes.log(executable)
+        assert "cannot start" in log and parameter.split(":=")[0] in log, log[-2000:]
+
+
+def _skeleton(stamp_ns: int, keypoints: np.ndarray) -> Skeleton:
+    frame = PoseFrame(layout=OPENPOSE_COCO_18.name, joint_names=OPENPOSE_COCO_18.joint_names, image_width=640,
+                      image_height=480, people=[PersonPose(keypoints=keypoints, track_id=7)], stamp_ns=stamp_ns,
+                      frame_id="cam")
+    return pose_frame_to_msg(frame)
+
+
+def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes, probe) -> None:
+    labels, reactions, twists = [], [], []
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=100))
+    probe.create_subscription(String, "reaction", reactions.append, QoSProfile(depth=100))
+    probe.create_subscription(Twist, "cmd_vel", twists.append, QoSProfile(depth=100))
+    publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    action = processes.start("action_node", {"stride": 8})
+    reaction = processes.start("reaction_node")
+    assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action])
+    malformed = _skeleton(1, np.zeros((18, 3)))
+    malformed.people[0].x = malformed.people[0].x[:5]  # 5 x values for 18 joints
+    wrong_layout = Skeleton(layout="ntu_rgbd_25", joint_names=["a"] * 25, image_width=10, image_height=10)
+    wrong_layout.header.stamp = ns_to_stamp(2)
+    for bad, line in ((malformed, "skipping a malformed Skeleton message"),
+                      (wrong_layout, "skipping a Skeleton message of layout ntu_rgbd_25")):
+        deadline = time.monotonic() + 30  # until the node has read one (discovery may lose the first)
+        while line not in processes.log("action_node") and time.monotonic() < deadline:
+            publisher.publish(bad)
+            spin_until(probe, lambda: False, 0.1, [action])
+        assert line in processes.log("action_node")
+    moves = generate_move("wave", 64, np.random.default_rng(0))
+    for index, keypoints in enumerate(moves):  # at the camera's 30 Hz
+        publisher.publish(_skeleton(1_000_000_000 + index * 33_333_333, keypoints))
+        spin_until(probe, lambda: False, 0.033)
+    assert spin_until(probe, lambda: len(labels) >= 3 and reactions, 60, [action, reaction]), \
+        processes.log("action_node")[-3000:]
+    assert action.poll() is None
+    assert all(label.track_id == 7 for label in labels)
+    if labels[-1].label == "wave":  # the demo model was trained on exactly this generated move
+        assert any(t.angular.z == pytest.approx(0.8) for t in twists)
+
+
+def test_launcher_exits_non_zero_when_a_node_is_killed(video, tmp_path) -> None:
+    launcher = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
+                                 "--no-record"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids, lines = {}, []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = launcher.stdout.readline()
+            lines.append(line)
+            if line.startswith("[live] started"):
+                name, pid = line.split()[2], int(line.split("pid ")[1].rstrip(")\n"))
+                pids[name] = pid
+            if "person" in line and line.startswith("[live]"):
+                break  # the graph works: labels arrive
+        assert "pose_node" in pids, "".join(lines[-50:])
+        os.kill(pids["pose_node"], signal.SIGKILL)
+        output, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 1, output[-3000:]
+        assert "pose_node died with exit code -9" in output
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def test_camera_reconnects_when_the_video_file_appears_and_is_replaced(video, processes, probe, tmp_path) -> None:
+    target = tmp_path / "camera.mp4"
+    sizes = []
+    probe.create_subscription(Image, "image_raw", lambda m: sizes.append((m.width, m.height)),
+                              qos_profile_sensor_data)
+    camera = processes.start("camera_node", {"source": str(target), "loop": True, "reconnect_initial_s": 0.1,
+                                             "reconnect_max_s": 0.2, "playback": "fast", "fast_rate_hz": 300.0})
+    spin_until(probe, lambda: False, 1.5, [camera])
+    assert sizes == []  # nothing to play yet
+    shutil.copy(video, target)
+    assert spin_until(probe, lambda: len(sizes) >= 20, 60, [camera])
+    assert set(sizes) == {(340, 256)}
+    from dance_recognition.media.video import VideoReader, VideoWriter
+
+    smaller = tmp_path / "smaller.mp4"
+    with VideoReader(video) as reader, VideoWriter(smaller, 30, (170, 128)) as writer:
+        import cv2
+
+        for index, image in enumerate(reader):
+            writer.write(cv2.resize(image, (170, 128)))
+            if index > 60:
+                break
+    os.replace(smaller, target)  # the "camera" is swapped while running
+    assert spin_until(probe, lambda: (170, 128) in sizes, 60, [camera])
+    log = processes.log("camera_node")
+    assert "camera waiting" in log and "camera streaming" in log
