@@ -113,7 +113,10 @@ def test_video_through_camera_pose_and_action_nodes(video, processes, probe, tmp
     classes = load_checkpoint(default_checkpoint()).card.classes
     assert {label.label for label in labels} <= {*classes, ActionLabel.UNKNOWN_LABEL}
     skeleton_stamps = {stamp_to_ns(s.header.stamp) for s in skeletons}
-    for label in labels:
+    first_seen = min(skeleton_stamps)  # discovery may hide the first skeletons from this probe
+    checked = [label for label in labels if stamp_to_ns(label.header.stamp) >= first_seen]
+    assert len(checked) >= 4
+    for label in checked:
         assert stamp_to_ns(label.header.stamp) in skeleton_stamps, "a label must name the frame it ends at"
         assert stamp_to_ns(label.window_start) <= stamp_to_ns(label.header.stamp)
         assert label.top_k_labels[0] in classes and label.model_id.startswith("demo_moves@")

@@ -1,0 +1,128 @@
+"""Live graph: end-to-end latency, per-node CPU, and the pose node's ROS overhead.
+
+    .venv/bin/python benchmarks/live_latency.py [VIDEO]
+
+Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements, one run:
+1. the pose backend alone (MediaPipe full, tracking mode) on the video's frames: frames/s;
+2. camera_node (playback fast) -> pose_node: skeletons/s the pose node delivers when frames come
+   faster than it can take them; ROS overhead = 1 - (2) / (1) (target under 10%);
+3. the whole graph at the video's native 30 fps: camera stamp -> ActionLabel arrival latency
+   (p50/p99, same machine clock) and each node's CPU use (share of one core, from /proc).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dance_recognition.live.frame_source import FrameSource
+from dance_recognition.pose import create_estimator
+from dance_recognition.ros.dds_profile import environment_with_profile
+from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def backend_alone(video: Path) -> float:
+    source = FrameSource(str(video), loop=False, max_width=640)
+    frames = []
+    while (image := source.read()) is not None:
+        frames.append(image)
+    with create_estimator("mediapipe") as estimator:
+        estimator.estimate(frames[0])
+        started = time.perf_counter()
+        for image in frames:
+            estimator.estimate(image)
+        return len(frames) / (time.perf_counter() - started)
+
+
+def start(specs: list[NodeSpec], arguments: LiveArguments) -> list[subprocess.Popen]:
+    env = environment_with_profile()
+    return [subprocess.Popen(command(spec, arguments), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for spec in specs]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=20)
+
+
+def run_graph(video: Path, fast: bool, seconds: float) -> dict:
+    import rclpy
+    from dance_recognition.msg import ActionLabel, Skeleton
+    from rclpy.qos import QoSProfile
+
+    from dance_recognition.ros.skeleton_conversions import stamp_to_ns
+
+    arguments = LiveArguments(input=str(video), loop="true", playback="fast" if fast else "native")
+    specs = live_graph(arguments)
+    if fast:
+        specs = [s for s in specs if s.executable != "action_node"]
+    for spec in specs:
+        if spec.executable == "pose_node":
+            spec.parameters["publish_annotated"] = False
+    rclpy.init()
+    node = rclpy.create_node("live_benchmark")
+    skeletons, latencies = [], []
+
+    def on_skeleton(msg) -> None:
+        skeletons.append(time.monotonic())
+
+    def on_action(msg) -> None:
+        latencies.append((time.time_ns() - stamp_to_ns(msg.header.stamp)) / 1e6)
+
+    node.create_subscription(Skeleton, "skeletons", on_skeleton, QoSProfile(depth=100))
+    node.create_subscription(ActionLabel, "actions", on_action, QoSProfile(depth=100))
+    processes = start(specs, arguments)
+    try:
+        deadline = time.monotonic() + 120
+        while len(skeletons) < 30 and time.monotonic() < deadline:  # warm-up: models loaded, frames flowing
+            rclpy.spin_once(node, timeout_sec=0.05)
+        first_cpu = {s.name: cpu_seconds(p.pid) for s, p in zip(specs, processes, strict=True)}
+        count_before, started = len(skeletons), time.monotonic()
+        latencies.clear()
+        while time.monotonic() - started < seconds:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        elapsed = time.monotonic() - started
+        cpu = {s.name: (cpu_seconds(p.pid) - first_cpu[s.name]) / elapsed
+               for s, p in zip(specs, processes, strict=True)}
+        return {"skeletons_per_s": (len(skeletons) - count_before) / elapsed, "cpu": cpu, "latencies": latencies}
+    finally:
+        stop(processes)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def main() -> None:
+    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "ta_chi.mp4"
+    video = Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    alone = backend_alone(video)
+    fast = run_graph(video, fast=True, seconds=15)
+    live = run_graph(video, fast=False, seconds=20)
+    latencies = np.array(live["latencies"])
+    print(f"video: {video}")
+    print(f"{'pose backend alone (MediaPipe full)':<44}{alone:>7.1f} frames/s")
+    print(f"{'pose_node fed faster than it can go':<44}{fast['skeletons_per_s']:>7.1f} skeletons/s  "
+          f"(ROS overhead {100 * (1 - fast['skeletons_per_s'] / alone):+.1f}%, target < 10%)")
+    print(f"{'whole graph at 30 fps: skeletons':<44}{live['skeletons_per_s']:>7.1f} /s")
+    if len(latencies):
+        print(f"camera stamp -> ActionLabel latency: p50 {np.percentile(latencies, 50):.0f} ms, "
+              f"p99 {np.percentile(latencies, 99):.0f} ms ({len(latencies)} labels)")
+    print("CPU per node at 30 fps (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in live["cpu"].items()))
+
+
+if __name__ == "__main__":
+    main()
