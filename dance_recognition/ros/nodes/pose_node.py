@@ -148,7 +148,7 @@ class PoseNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(PoseNode, argv)
+    return run_node(PoseNode, argv, threads=1)
 
 
 if __name__ == "__main__":
