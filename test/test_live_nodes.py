@@ -174,8 +174,9 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
         processes.log("action_node")[-3000:]
     assert action.poll() is None
     assert all(label.track_id == 7 for label in labels)
-    if labels[-1].label == "wave":  # the demo model was trained on exactly this generated move
-        assert any(t.angular.z == pytest.approx(0.8) for t in twists)
+    assert labels[-1].label == "wave"  # the demo model was trained on such generated moves
+    assert spin_until(probe, lambda: any(t.angular.z == pytest.approx(0.8) for t in twists), 10, [reaction])
+    assert "spin" in reactions[-1].data
 
 
 def test_launcher_exits_non_zero_when_a_node_is_killed(video, tmp_path) -> None:

@@ -205,6 +205,24 @@ def test_training_refuses_bad_datasets_and_settings(tmp_path) -> None:
         load_config(None, ["optim.learning_rate=1"])
 
 
+def test_early_stopping_and_class_balancing(tmp_path) -> None:
+    from dance_recognition.skeleton.preparation import InputSpec
+    from dance_recognition.training.samples import TrainingSamples
+    from dance_recognition.training.trainer import Distributed, make_loader
+
+    unbalanced = _tiny_dataset(tmp_path / "unbalanced", [0] * 30 + [1] * 2)
+    config = load_config(None, [*SMALL, "epochs=6", "early_stopping=2", "optim.lr=0.0", "data.class_balance=true",
+                                "augment.random_move=false", "augment.mirror=0"])
+    dataset = SkeletonDataset(unbalanced)
+    samples = TrainingSamples(dataset, dataset.indices("train"), InputSpec("openpose_coco_18", "body_centred", 8, 1))
+    drawn = np.concatenate([labels.numpy() for epoch in range(20)
+                            for _, labels in make_loader(samples, config, epoch, True, Distributed())])
+    assert 0.4 < drawn.mean() < 0.6  # class 1 is 6% of the data but drawn about half the time
+    result = train(unbalanced, tmp_path / "run", config, show_progress=False)
+    best = max(range(len(result.history)), key=lambda i: result.history[i]["train_accuracy"])
+    assert len(result.history) == best + 3 < 6  # stopped 2 epochs after the best one
+
+
 def test_cli_train_evaluate_predict_export(moves, tmp_path) -> None:
     run = tmp_path / "run"
     result = _cli("train", str(moves), str(run), *[a for s in SMALL for a in ("--set", s)], "--set", "epochs=1")

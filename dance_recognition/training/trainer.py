@@ -176,8 +176,13 @@ def make_loader(samples: TrainingSamples, config: TrainConfig, epoch: int, train
 
 def _atomic_torch_save(payload: dict, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as RuntimeError
+        temporary.unlink(missing_ok=True)
+        raise DanceRecognitionError(f"cannot write {path} ({error}): free some space or choose another output "
+                                    "folder; the previous training state is unchanged") from None
 
 
 def _unwrap(model: nn.Module) -> STGCN:
@@ -191,7 +196,11 @@ def _save_model(path: Path, model: nn.Module, spec: InputSpec, dataset: Skeleton
                      window=spec.window, max_persons=spec.persons,
                      extra={"dataset": str(dataset.root), "epoch": epoch, "val_accuracy": val_accuracy,
                             "train_config": json.dumps(config.to_dict())})
-    save_checkpoint(path, network, card)
+    try:
+        save_checkpoint(path, network, card)
+    except OSError as error:
+        raise DanceRecognitionError(f"cannot write {path} ({error.strerror}): free some space or choose another "
+                                    "output folder; the previous checkpoints there are unchanged") from None
 
 
 def _agree_to_stop(stop: bool, distributed: Distributed) -> bool:

@@ -47,7 +47,7 @@ class ActionNode(Node):
             "device": declare(self, "device", "cpu", "cpu, cuda, cuda:N or auto"),
             "window": declare(self, "window", 0, "frames per prediction; 0 = the model's window", (0, 10000)),
             "stride": declare(self, "stride", 4, "new frames per person between predictions", (1, 1000)),
-            "min_frames": declare(self, "min_frames", 0, "frames before the first prediction; 0 = window/2",
+            "min_frames": declare(self, "min_frames", 0, "frames before the first prediction; 0 = the window",
                                   (0, 10000)),
             "person_timeout_s": declare(self, "person_timeout_s", 2.0, "forget a person unseen this long",
                                         (0.05, 3600.0)),
@@ -62,7 +62,7 @@ class ActionNode(Node):
         self.classifier = ActionClassifier(config["checkpoint"], device=config["device"])
         window = config["window"] or self.classifier.spec.window
         config["effective_window"] = window
-        min_frames = config["min_frames"] or max(1, window // 2)
+        min_frames = config["min_frames"] or window  # the model was trained on full windows
         if min_frames > window:
             raise ValueError(f"min_frames {min_frames} is larger than the window {window}")
         model = {"classes": self.classifier.classes, "model_layout": self.classifier.spec.layout,
