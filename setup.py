@@ -24,7 +24,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dance_recognition", "dance_recognition.*"]),
     data_files=[("share/dance_recognition/config", [str(p.relative_to(HERE)) for p in (HERE / "config").glob("*")])],
-    install_requires=["numpy>=1.26", "torch==2.13.0", "PyYAML", "tqdm", "matplotlib"],
-    extras_require={"pose": ["mediapipe==0.10.14", "opencv-contrib-python"], "bags": ["rosbags==0.11.9"]},
+    package_data={"dance_recognition": ["resources/*.pt", "resources/*.png"]},  # the demo model
+    install_requires=["numpy>=1.26", "torch==2.13.0", "PyYAML", "tqdm", "matplotlib", "scipy",
+                      "opencv-contrib-python>=4.10,<5"],  # 5.x has no Caffe importer (OpenPose path)
+    extras_require={"pose": ["mediapipe==0.10.14"], "export": ["onnx==1.18.0", "onnxruntime"],
+                    "bags": ["rosbags==0.11.9"]},
     entry_points={"console_scripts": ["dance-recognition = dance_recognition.cli:main"]},
 )

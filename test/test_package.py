@@ -75,6 +75,7 @@ def test_setup_py_builds_the_core_wheel(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("dance_recognition-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dance_recognition/skeleton/pose.py" in names
+    assert "dance_recognition/resources/demo_moves.pt" in names
     assert any(name.endswith("share/dance_recognition/config/fastdds_large_images.xml") for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "dance-recognition = dance_recognition.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
