@@ -79,3 +79,14 @@ def test_setup_py_builds_the_core_wheel(tmp_path: Path) -> None:
     assert any(name.endswith("share/dance_recognition/config/fastdds_large_images.xml") for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "dance-recognition = dance_recognition.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_setup_fetched_the_demo_video_of_the_main_job() -> None:
+    """`dance-recognition live` without arguments plays it when there is no webcam."""
+    from dance_recognition.media.video import VideoReader
+    from dance_recognition.ros.graph import media_file
+
+    demo = media_file("demo.mp4")
+    assert demo is not None, "scripts/setup.sh should have put share/dance_recognition/media/demo.mp4 in the venv"
+    with VideoReader(demo) as reader:
+        assert reader.declared_frames > 100 and reader.declared_size[0] > 0
