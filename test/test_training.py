@@ -144,6 +144,13 @@ def test_train_resume_and_checkpoint_carry_everything(moves, tmp_path) -> None:
     loaded = load_checkpoint(tmp_path / "run" / "best.pt")
     assert loaded.card.classes == list(MOVES) and loaded.card.normalization == "body_centred"
     assert loaded.card.window == 24 and loaded.card.config.layout == "openpose_coco_18"
+    from dance_recognition.models.classifier import ActionClassifier
+
+    classifier = ActionClassifier(tmp_path / "run" / "best.pt")  # the frozen inference form nodes use
+    x = np.random.default_rng(0).normal(size=(2, 3, 24, 18, 1)).astype(np.float32)
+    with torch.inference_mode():
+        expected = torch.softmax(loaded.model(torch.from_numpy(x)), 1).numpy()
+    np.testing.assert_allclose(classifier.predict_batch(x), expected, atol=1e-5)
 
     with pytest.raises(ConfigError, match="holds a training run already"):
         train(moves, tmp_path / "run", config, show_progress=False)

@@ -2,11 +2,12 @@
 
 ``ActionClassifier`` is built from a checkpoint alone (layout, normalisation, window, persons and
 class names travel in it) and answers "which move, how sure" for keypoint sequences in PIXELS of
-any layout it can convert. It runs the BatchNorm-folded network in inference mode on the chosen
-device. A streaming (per-frame) implementation can replace it behind the same two methods.
+any layout it can convert. It runs the BatchNorm-folded network, frozen with TorchScript, in
+inference mode on the chosen device. A streaming (per-frame) implementation can replace it behind the same two methods.
 """
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 from dance_recognition.models.checkpoint import load_checkpoint
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputMismatchError, InputSpec
+
+log = logging.getLogger(__name__)
 
 
 class ActionClassifier:
@@ -26,7 +29,12 @@ class ActionClassifier:
         self.device = torch.device(device)
         loaded = load_checkpoint(checkpoint, device=self.device, classes=classes)
         self.card, self.model_id = loaded.card, loaded.model_id
-        self.network = loaded.model.fused().to(self.device).eval()
+        fused = loaded.model.fused().to(self.device).eval()
+        try:  # frozen TorchScript: the fastest form measured (benchmarks/stgcn_speed.py)
+            self.network = torch.jit.freeze(torch.jit.script(fused))
+        except RuntimeError as error:  # pragma: no cover - scripting is tested in test_stgcn
+            log.warning("TorchScript freeze failed (%s); running the eager fused model", error)
+            self.network = fused
         self.spec = InputSpec(layout=self.card.config.layout, normalization=self.card.normalization,
                               window=self.card.window, persons=self.card.max_persons)
 
