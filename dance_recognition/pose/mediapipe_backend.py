@@ -11,7 +11,12 @@ is reported missing.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +51,31 @@ def model_file(model: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def native_start_up_log() -> Iterator[None]:
+    """Hold back what MediaPipe's C++ side prints to stderr while its graph starts (TFLite delegate
+    and "feedback manager" notices, written before absl logging is configured, so GLOG settings
+    cannot silence them). The text is replayed if starting fails, so no error is lost."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded interpreter): nothing to hide
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+
+
 def output_layout(**options: object) -> str:
     return MEDIAPIPE_POSE_33.name
 
@@ -67,6 +97,9 @@ class MediaPipePose:
             raise PoseBackendError(f"mediapipe is not importable ({error}); install mediapipe==0.10.14") from error
         self.name = f"mediapipe/{model}"
         self.min_joint_confidence = float(min_joint_confidence)
+        # protobuf 4 deprecation notice raised inside mediapipe on every result; not ours to fix
+        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
+        self._started = False
         self._pose = mp_pose.Pose(
             static_image_mode=not video, model_complexity=COMPLEXITIES[model], smooth_landmarks=video,
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence,
@@ -76,7 +109,12 @@ class MediaPipePose:
         width, height = check_image(image_rgb)
         if self._pose is None:
             raise PoseBackendError("this MediaPipe estimator was closed")
-        results = self._pose.process(np.ascontiguousarray(image_rgb))
+        if self._started:
+            results = self._pose.process(np.ascontiguousarray(image_rgb))
+        else:
+            with native_start_up_log():  # the graph starts on the first image
+                results = self._pose.process(np.ascontiguousarray(image_rgb))
+            self._started = True
         people = []
         if results.pose_landmarks is not None:
             landmarks = np.array([(lm.x, lm.y, lm.z, lm.visibility) for lm in results.pose_landmarks.landmark],
@@ -95,11 +133,14 @@ class MediaPipePose:
     def reset(self) -> None:
         """Forget the tracked person (call between unrelated videos)."""
         if self._pose is not None:
-            self._pose.reset()
+            with native_start_up_log():  # resetting restarts the graph
+                self._pose.reset()
+            self._started = False
 
     def close(self) -> None:
         if self._pose is not None:
-            self._pose.close()
+            with native_start_up_log():
+                self._pose.close()
             self._pose = None
 
     def __enter__(self) -> MediaPipePose:
