@@ -92,3 +92,17 @@ def test_unknown_backend_and_bad_images_are_clear_errors() -> None:
         with pytest.raises(ValueError, match="expected a uint8 image"):
             estimator.estimate(np.zeros((48, 64, 3), np.float32))
         assert estimator.estimate(np.zeros((48, 64, 3), np.uint8)).people == []  # nobody in a black frame
+
+
+def test_native_start_up_log_is_held_back_and_replayed_on_failure(capfd) -> None:
+    import os
+
+    from dance_recognition.pose.mediapipe_backend import native_start_up_log
+
+    with native_start_up_log():
+        os.write(2, b"W0000 feedback manager notice\n")
+    assert "feedback manager" not in capfd.readouterr().err
+    with pytest.raises(RuntimeError), native_start_up_log():
+        os.write(2, b"E0000 model file broken\n")
+        raise RuntimeError("start failed")
+    assert "model file broken" in capfd.readouterr().err
