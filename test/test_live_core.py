@@ -121,3 +121,49 @@ def test_graph_description_and_launch_file_agree() -> None:
     declared = {key.value for key in arguments_dict.value.keys}
     fields = set(LiveArguments.__dataclass_fields__) - {"reaction"}
     assert declared == fields, "launch arguments and LiveArguments must match"
+
+
+class FakeWebcam:
+    """A FAKE webcam (there is none on these machines) standing in for cv2.VideoCapture: it
+    delivers ``frames`` frames per connection, then reads fail as when the cable is pulled; the
+    next ``unplugged`` open attempts fail before it is back."""
+
+    opens = 0
+    unplugged = 0
+
+    def __init__(self, target, frames: int = 3) -> None:
+        FakeWebcam.opens += 1
+        self.left = frames
+        self.connected = FakeWebcam.unplugged == 0
+        if not self.connected:
+            FakeWebcam.unplugged -= 1
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return self.connected
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def read(self):
+        if not self.connected or self.left == 0:
+            FakeWebcam.unplugged = 2  # pulled: the next two opens fail
+            return False, None
+        self.left -= 1
+        return True, np.full((48, 64, 3), 100, np.uint8)
+
+    def release(self) -> None:
+        self.connected = False
+
+
+def test_webcam_disconnect_is_reopened_with_back_off(monkeypatch) -> None:
+    import dance_recognition.live.frame_source as frame_source
+
+    monkeypatch.setattr(frame_source.cv2, "VideoCapture", FakeWebcam)
+    FakeWebcam.opens, FakeWebcam.unplugged = 0, 0
+    states = []
+    source = FrameSource("0", back_off=BackOff(0.0, 0.0), on_state=lambda state, detail: states.append(state))
+    frames = [source.read() for _ in range(12)]
+    delivered = [f for f in frames if f is not None]
+    assert len(delivered) >= 6 and delivered[0].shape == (48, 64, 3)
+    assert states[:3] == ["streaming", "waiting", "streaming"]  # reported once per change, not per frame
+    assert not source.finished and FakeWebcam.opens >= 4
