@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dance_recognition.data.dataset import SkeletonDataset
 from dance_recognition.data.synthetic import write_synthetic_dataset
+from dance_recognition.models.device import resolve_device
 from dance_recognition.training.config import TrainConfig, load_config
 from dance_recognition.training.samples import TrainingSamples
 from dance_recognition.training.trainer import (
@@ -30,7 +31,6 @@ from dance_recognition.training.trainer import (
     check_dataset,
     make_loader,
     make_optimizer,
-    resolve_device,
 )
 
 

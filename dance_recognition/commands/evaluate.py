@@ -23,10 +23,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from dance_recognition.cli import UserError
     from dance_recognition.data.dataset import SkeletonDataset
     from dance_recognition.models.checkpoint import load_checkpoint
-    from dance_recognition.skeleton.preparation import InputSpec
+    from dance_recognition.models.device import resolve_device
     from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
     from dance_recognition.training.samples import TrainingSamples
-    from dance_recognition.training.trainer import resolve_device
 
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device)
@@ -38,8 +37,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     indices = dataset.indices(None if args.split == "all" else args.split)
     if len(indices) == 0:
         raise UserError(f"{args.dataset} has no samples in split {args.split!r}")
-    spec = InputSpec(layout=card.config.layout, normalization=card.normalization, window=card.window,
-                     persons=card.max_persons)
+    spec = card.input_spec()
     loader = torch.utils.data.DataLoader(TrainingSamples(dataset, indices, spec), batch_size=args.batch_size)
     logits, labels = predict_logits(loaded.model, loader, device, progress=True)
     report = classification_report(logits, labels, dataset.class_names)

@@ -28,6 +28,7 @@ from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
+from dance_recognition.skeleton.preparation import InputSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ class ModelCard:
     max_persons: int = 2
     source: str = "dance_recognition"
     extra: dict = field(default_factory=dict)
+
+    def input_spec(self) -> InputSpec:
+        """What the model takes: its layout, normalisation, window and number of persons."""
+        return InputSpec(layout=self.config.layout, normalization=self.normalization, window=self.window,
+                         persons=self.max_persons)
 
 
 @dataclass

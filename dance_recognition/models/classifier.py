@@ -14,19 +14,16 @@ import numpy as np
 import torch
 
 from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.models.device import resolve_device
 from dance_recognition.skeleton.conversion import conversion_plan
-from dance_recognition.skeleton.preparation import InputMismatchError, InputSpec
+from dance_recognition.skeleton.preparation import InputMismatchError
 
 log = logging.getLogger(__name__)
 
 
 class ActionClassifier:
     def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", classes: list[str] | None = None) -> None:
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise InputMismatchError(f"device {device!r} asked for, but torch sees no CUDA device; use cpu")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         loaded = load_checkpoint(checkpoint, device=self.device, classes=classes)
         self.card, self.model_id = loaded.card, loaded.model_id
         fused = loaded.model.fused().to(self.device).eval()
@@ -35,8 +32,7 @@ class ActionClassifier:
         except RuntimeError as error:  # pragma: no cover - scripting is tested in test_stgcn
             log.warning("TorchScript freeze failed (%s); running the eager fused model", error)
             self.network = fused
-        self.spec = InputSpec(layout=self.card.config.layout, normalization=self.card.normalization,
-                              window=self.card.window, persons=self.card.max_persons)
+        self.spec = self.card.input_spec()
 
     @property
     def classes(self) -> list[str]:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from dance_recognition.data.dataset import DatasetError, SkeletonDataset
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputSpec
@@ -54,14 +55,6 @@ class TrainResult:
     best_checkpoint: Path
     history: list[dict]
     report: dict
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but torch sees no CUDA device; use device=cpu")
-    return torch.device(name)
 
 
 @dataclass
