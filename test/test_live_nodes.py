@@ -22,7 +22,8 @@ from std_msgs.msg import String
 
 from dance_recognition.data.synthetic import generate_move
 from dance_recognition.models.checkpoint import load_checkpoint
-from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, config_file, live_graph
+from dance_recognition.ros.dds_profile import config_file
+from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import ns_to_stamp, pose_frame_to_msg, stamp_to_ns
 from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.files import current_umask
 from dance_recognition.skeleton.layouts import LAYOUTS, get_layout
 
 DATASET_FORMAT = "dance_recognition/skeleton-dataset"
@@ -142,12 +143,6 @@ def _save_array_atomic(path: Path, array: np.ndarray) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, path)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def _read_header(root: Path) -> DatasetHeader:
@@ -274,7 +269,7 @@ class DatasetWriter:
             try:
                 parent.mkdir(parents=True, exist_ok=True)
                 self._building = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", suffix=".partial", dir=parent))
-                self._building.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a dataset is not
+                self._building.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; a dataset is not
                 (self._building / "shards").mkdir()
             except OSError as error:
                 raise DatasetError(f"cannot write to {parent} ({error.strerror}: read-only, full or no permission); "

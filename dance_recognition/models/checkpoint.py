@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.files import current_umask
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
@@ -249,16 +250,20 @@ def save_checkpoint(path: str | os.PathLike, model: STGCN, card: ModelCard) -> P
         "extra": dict(card.extra),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+    save_atomically(payload, path)
+    return path
+
+
+def save_atomically(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: readers see the old file or
+    the complete new one, never a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a model file is not
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; a model file is not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

@@ -31,15 +31,20 @@ def config_dirs() -> list[Path]:
     return [share / "config" for share in candidates]
 
 
-def default_profile_path() -> Path:
-    searched = [folder / PROFILE_FILE_NAME for folder in config_dirs()]
+def config_file(name: str) -> Path:
+    """The package's config file ``name``, from the first of ``config_dirs()`` that has it."""
+    searched = [folder / name for folder in config_dirs()]
     for path in searched:
         if path.is_file():
             return path
     raise FileNotFoundError(
-        f"Fast DDS profile {PROFILE_FILE_NAME} not found in {', '.join(map(str, searched))}; "
+        f"{name} not found in {', '.join(map(str, searched))}; "
         "reinstall the package (scripts/setup.sh, or colcon build in a ROS workspace)"
     )
+
+
+def default_profile_path() -> Path:
+    return config_file(PROFILE_FILE_NAME)
 
 
 def environment_with_profile(env: dict[str, str] | None = None) -> dict[str, str]:

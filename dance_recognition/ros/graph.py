@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dance_recognition.ros.dds_profile import config_dirs
+from dance_recognition.ros.dds_profile import config_dirs, config_file
 
 PACKAGE = "dance_recognition"
 
@@ -41,14 +41,6 @@ class LiveArguments:
     loop: str = ""  # "true" / "false"
     playback: str = ""
     reaction: bool = False  # also start the example robot reaction node
-
-
-def config_file(name: str) -> Path:
-    searched = [folder / name for folder in config_dirs()]
-    for path in searched:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{name} not found in {', '.join(map(str, searched))}")
 
 
 def media_file(name: str) -> Path | None:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from dance_recognition.data.dataset import DatasetError, SkeletonDataset
 from dance_recognition.errors import DanceRecognitionError
-from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+from dance_recognition.models.checkpoint import ModelCard, save_atomically, save_checkpoint
 from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.skeleton.conversion import conversion_plan
@@ -167,13 +167,10 @@ def make_loader(samples: TrainingSamples, config: TrainConfig, epoch: int, train
 
 # ---------------------------------------------------------------- saving
 
-def _atomic_torch_save(payload: dict, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
+def _save_training_state(payload: dict, path: Path) -> None:
     try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
+        save_atomically(payload, path)
     except (OSError, RuntimeError) as error:  # torch reports a full disk as RuntimeError
-        temporary.unlink(missing_ok=True)
         raise DanceRecognitionError(f"cannot write {path} ({error}): free some space or choose another output "
                                     "folder; the previous training state is unchanged") from None
 
@@ -362,7 +359,7 @@ def _finish_epoch(record: dict, model: nn.Module, optimizer, output: Path, confi
     if score > best["accuracy"]:
         best |= {"accuracy": score, "epoch": epoch}
         _save_model(output / "best.pt", model, spec, dataset, config, epoch + 1, record.get("val_accuracy"))
-    _atomic_torch_save({
+    _save_training_state({
         "config": json.dumps(config.to_dict()), "model": _unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history,
         "best_accuracy": best["accuracy"], "best_epoch": best["epoch"], "torch_rng": torch.get_rng_state(),
