@@ -135,6 +135,8 @@ def test_extract_cli_errors_are_one_line(tmp_path) -> None:
         (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
         (empty / "x.mp4").write_bytes(b"")
         extract(empty, tmp_path / "o", ExtractConfig(), labels="csv", csv_path=tmp_path / "bad.csv")
+    with pytest.raises(ExtractError, match="need --csv FILE"):
+        extract(empty, tmp_path / "o", ExtractConfig(), labels="csv")
 
 
 @pytest.mark.slow

@@ -173,9 +173,9 @@ def plan_jobs(input_dir: Path, labels: str, csv_path: Path | None, class_names: 
     videos = find_videos(input_dir)
     if not videos:
         raise ExtractError(f"no videos (*.mp4, *.avi, *.mov, ...) under {input_dir}")
-    segments_by_video = read_segments_csv(csv_path) if labels == "csv" else {}
     if labels == "csv" and csv_path is None:
         raise ExtractError("labels from a CSV need --csv FILE")
+    segments_by_video = read_segments_csv(csv_path) if labels == "csv" else {}
     jobs = []
     for path in videos:
         name = path.relative_to(input_dir).as_posix()
