@@ -145,7 +145,8 @@ def _save_array_atomic(path: Path, array: np.ndarray) -> None:
     os.replace(temporary, path)
 
 
-def _read_header(root: Path) -> DatasetHeader:
+def read_header(root: Path) -> DatasetHeader:
+    """The validated index of the dataset at ``root`` (its shards are not opened)."""
     index = root / INDEX_FILE
     if not index.is_file():
         if root.is_dir() and any(root.glob("*_data_joint.npy")):
@@ -175,7 +176,7 @@ class SkeletonDataset:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
-        self.header = _read_header(self.root)
+        self.header = read_header(self.root)
         self._shards: list[np.ndarray] = []
         starts = [0]
         for shard in self.header.shards:
@@ -258,7 +259,7 @@ class DatasetWriter:
             if not append:
                 raise DatasetError(f"{self.root} already holds a dataset; pass append (--append) to add to it, "
                                    "or choose another output folder")
-            self.header = _read_header(self.root)
+            self.header = read_header(self.root)
             self._check_compatible(requested)
             self._building: Path | None = None
         else:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dance_recognition.data.dataset import DatasetError, DatasetWriter, SampleInfo, SkeletonDataset, _read_header
+from dance_recognition.data.dataset import DatasetWriter, SampleInfo, SkeletonDataset, read_header
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.media.drawing import draw_pose_frame
 from dance_recognition.media.video import VideoError, VideoReader, VideoWriter, find_videos
@@ -386,7 +386,7 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
 
     done: dict[str, dict] = {}
     if (output / "dataset.json").exists():
-        header = _read_header(output)
+        header = read_header(output)
         previous = header.extra.get("extract", {})
         if previous.get("settings") != config.dataset_settings():
             raise ExtractError(f"{output} was extracted with other settings ({previous.get('settings')}); "
@@ -434,4 +434,4 @@ def summary_json(summary: ExtractSummary) -> dict:
     return data
 
 
-__all__ = ["DatasetError", "ExtractConfig", "ExtractError", "ExtractSummary", "extract"]
+__all__ = ["ExtractConfig", "ExtractError", "ExtractSummary", "extract"]

@@ -37,18 +37,18 @@ def webcam_available(index: int = 0) -> bool:
 class BackOff:
     initial_s: float = 0.5
     maximum_s: float = 8.0
-    _delay: float = 0.0
+    delay: float = 0.0  # the current wait between attempts
     _next_try: float = 0.0
 
     def ready(self, now: float) -> bool:
         return now >= self._next_try
 
     def failed(self, now: float) -> None:
-        self._delay = min(self.maximum_s, self._delay * 2 if self._delay else self.initial_s)
-        self._next_try = now + self._delay
+        self.delay = min(self.maximum_s, self.delay * 2 if self.delay else self.initial_s)
+        self._next_try = now + self.delay
 
     def succeeded(self) -> None:
-        self._delay, self._next_try = 0.0, 0.0
+        self.delay, self._next_try = 0.0, 0.0
 
 
 class FrameSource:
@@ -98,7 +98,7 @@ class FrameSource:
                 return None
             if not self._open():
                 self.back_off.failed(now)
-                self._set_state("waiting", f"cannot open {self.source}; retrying in {self.back_off._delay:.1f} s")
+                self._set_state("waiting", f"cannot open {self.source}; retrying in {self.back_off.delay:.1f} s")
                 return None
             self.back_off.succeeded()
             self._set_state("streaming", f"{self.source} at {self.fps:.1f} fps")

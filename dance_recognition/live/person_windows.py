@@ -9,7 +9,7 @@ their label.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,8 +19,8 @@ from dance_recognition.skeleton.pose import PoseFrame
 @dataclass
 class PersonWindow:
     track_id: int
-    keypoints: deque = field(default_factory=deque)  # (V, 3) arrays, missing joints zero
-    stamps: deque = field(default_factory=deque)  # ns
+    keypoints: deque  # (V, 3) arrays, missing joints zero; maxlen = the window
+    stamps: deque  # ns
     new_frames: int = 0
     last_seen_ns: int = 0
 

@@ -25,18 +25,11 @@ from dance_recognition.ros.parameters import declare, log_configuration
 from dance_recognition.ros.skeleton_conversions import SkeletonMessageError, msg_to_pose_frame, ns_to_stamp
 from dance_recognition.skeleton.preparation import InputMismatchError
 
-DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "dance_recognition" / "resources" / "demo_moves.pt"
-
 
 def default_checkpoint() -> str:
-    """The demo model shipped inside the package (see scripts/make_demo_model.py for its origin)."""
-    import dance_recognition
-
-    for root in dance_recognition.__path__:
-        candidate = Path(root) / "resources" / "demo_moves.pt"
-        if candidate.is_file():
-            return str(candidate)
-    return str(DEMO_CHECKPOINT)
+    """The demo model shipped in this package tree beside this module (see
+    scripts/make_demo_model.py for its origin)."""
+    return str(Path(__file__).resolve().parents[2] / "resources" / "demo_moves.pt")
 
 
 class ActionNode(Node):
