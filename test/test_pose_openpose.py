@@ -215,3 +215,13 @@ def test_pyopenpose_wrapper_with_a_fake_engine(monkeypatch, tmp_path) -> None:
 def test_pyopenpose_missing_says_how_to_get_it(tmp_path) -> None:
     with pytest.raises(PoseBackendError, match="BUILD_PYTHON"):
         create_estimator("openpose", engine="pyopenpose", model_folder=tmp_path, module="no_such_pyopenpose")
+
+
+def test_backend_options_from_flat_settings() -> None:
+    from dance_recognition.pose import backend_options
+
+    assert backend_options("openpose", "COCO", "a.prototxt", "b.caffemodel", "", "cuda") == {
+        "model": "COCO", "prototxt": "a.prototxt", "caffemodel": "b.caffemodel", "device": "cuda"}
+    assert backend_options("openpose", "", "", "", "/opt/openpose/models", "cuda") == {
+        "model_folder": "/opt/openpose/models"}
+    assert backend_options("mediapipe", "full", "a.prototxt", "", "", "cuda") == {"model": "full"}

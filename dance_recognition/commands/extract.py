@@ -44,15 +44,10 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def backend_options(args: argparse.Namespace) -> dict:
-    options: dict = {}
-    if args.model:
-        options["model"] = args.model
-    if args.backend == "openpose":
-        for key, value in (("prototxt", args.openpose_prototxt), ("caffemodel", args.openpose_caffemodel),
-                           ("model_folder", args.openpose_folder)):
-            if value is not None:
-                options[key] = str(value)
-    return options
+    from dance_recognition.pose.base import backend_options as options_of
+
+    return options_of(args.backend, args.model or "", args.openpose_prototxt or "", args.openpose_caffemodel or "",
+                      args.openpose_folder or "")
 
 
 def read_class_names(path: Path | None) -> list[str] | None:

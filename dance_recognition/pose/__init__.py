@@ -8,7 +8,8 @@ from dance_recognition.pose.base import (
     PoseBackendError,
     PoseEstimator,
     backend_layout,
+    backend_options,
     create_estimator,
 )
 
-__all__ = ["BACKENDS", "PoseBackendError", "PoseEstimator", "backend_layout", "create_estimator"]
+__all__ = ["BACKENDS", "PoseBackendError", "PoseEstimator", "backend_layout", "backend_options", "create_estimator"]

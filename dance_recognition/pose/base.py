@@ -52,6 +52,20 @@ def create_estimator(name: str, **options: Any) -> PoseEstimator:
     return factory(**options)
 
 
+def backend_options(backend: str, model: str = "", prototxt: str = "", caffemodel: str = "",
+                    model_folder: str = "", device: str = "") -> dict[str, str]:
+    """``create_estimator`` options from flat settings (CLI flags, node parameters); empty = default.
+    The OpenPose file settings and the device only mean something to the openpose backend."""
+    options = {"model": model} if model else {}
+    if backend == "openpose":
+        for key, value in (("prototxt", prototxt), ("caffemodel", caffemodel), ("model_folder", model_folder)):
+            if value:
+                options[key] = str(value)
+        if prototxt and device:
+            options["device"] = device  # the OpenCV engine's; pyopenpose chooses its own
+    return options
+
+
 def backend_layout(name: str, **options: Any) -> str:
     """The layout a backend reports with these options, without starting its engine."""
     if name not in BACKENDS:

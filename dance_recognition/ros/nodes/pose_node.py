@@ -19,7 +19,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.media.drawing import draw_pose_frame
 from dance_recognition.msg import ActionLabel, Skeleton
-from dance_recognition.pose import create_estimator
+from dance_recognition.pose import backend_options, create_estimator
 from dance_recognition.ros.image_conversion import ImageConversionError, image_to_rgb, rgb_to_image
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import declare, log_configuration
@@ -47,7 +47,9 @@ class PoseNode(Node):
         }
         log_configuration(self, config)
         self.config = config
-        self.estimator = create_estimator(config["backend"], **self._backend_options())
+        self.estimator = create_estimator(config["backend"], **backend_options(
+            config["backend"], config["model"], config["openpose_prototxt"], config["openpose_caffemodel"],
+            config["openpose_model_folder"], config["device"]))
         self.tracker = PoseTracker(max_distance=config["tracking_max_distance"], max_age=config["tracking_max_age"])
         self.skeleton_publisher = self.create_publisher(Skeleton, "skeletons", QoSProfile(depth=10))
         self.annotated_publisher = (self.create_publisher(Image, "image_annotated", qos_profile_sensor_data)
@@ -65,19 +67,6 @@ class PoseNode(Node):
         self._worker.start()
         if config["stats_period_s"] > 0:
             self.create_timer(config["stats_period_s"], self._log_stats)
-
-    def _backend_options(self) -> dict:
-        config, options = self.config, {}
-        if config["model"]:
-            options["model"] = config["model"]
-        if config["backend"] == "openpose":
-            for key, name in (("prototxt", "openpose_prototxt"), ("caffemodel", "openpose_caffemodel"),
-                              ("model_folder", "openpose_model_folder")):
-                if config[name]:
-                    options[key] = config[name]
-            if config["openpose_prototxt"]:
-                options["device"] = config["device"]
-        return options
 
     def _on_action(self, msg: ActionLabel) -> None:
         self.labels[msg.track_id] = f"{msg.label} {msg.confidence:.0%}"
