@@ -30,6 +30,7 @@ def sample_pose_frame() -> PoseFrame:
         ),
         track_id=8,
         score=0.5,
+        box=np.array([40.0, 50.0, 80.0, 100.0], dtype=np.float32),  # a detector box, wider than the joints
     )
     return PoseFrame(
         layout="test_layout_5",
@@ -57,5 +58,11 @@ def sample_action_label():
         top_k_scores=[0.875, 0.125, 0.0],
         window_start=Time(sec=1_763_999_998, nanosec=5),
         num_frames=64,
+        box_center_x=320.0,
+        box_center_y=200.5,
+        box_width=120.0,
+        box_height=300.0,
+        image_width=640,
+        image_height=480,
         model_id="stgcn-test@0123abcd",
     )

@@ -21,7 +21,7 @@ from dance_recognition.ros.skeleton_conversions import (
     msg_to_pose_frame,
     pose_frame_to_msg,
 )
-from dance_recognition.skeleton.pose import PoseFrame
+from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,6 +34,7 @@ def assert_frames_equal(actual: PoseFrame, expected: PoseFrame) -> None:
         assert got.track_id == want.track_id
         assert got.score == pytest.approx(want.score)
         np.testing.assert_array_equal(got.keypoints, want.keypoints)  # NaN == NaN here
+        np.testing.assert_array_equal(got.bounding_box(), want.bounding_box())
         for name in ("depth", "world"):
             if getattr(want, name) is None:
                 assert getattr(got, name) is None, name
@@ -52,6 +53,17 @@ def test_missing_joints_are_confidence_zero_and_nan() -> None:
     assert msg.people[0].confidence[3] == 0.0 and math.isnan(msg.people[0].x[3])
     assert math.isnan(msg.people[0].z[3]) and math.isnan(msg.people[0].world_y[3])
     assert len(msg.people[1].z) == 0 and len(msg.people[1].world_x) == 0
+
+
+def test_person_box_is_the_detector_box_or_the_detected_joints_extent() -> None:
+    first, second = sample_pose_frame().people
+    # joints 0, 1, 2, 4 detected: x 280..400, y 100.25..260; joint 3 is missing and ignored
+    np.testing.assert_allclose(first.bounding_box(), [340.0, 180.125, 120.0, 159.75])
+    np.testing.assert_array_equal(second.bounding_box(), [40.0, 50.0, 80.0, 100.0])
+    msg = pose_frame_to_msg(sample_pose_frame())
+    assert (msg.people[0].box_center_x, msg.people[0].box_width) == pytest.approx((340.0, 120.0))
+    nobody = PersonPose(keypoints=np.zeros((5, 3), dtype=np.float32))
+    assert np.isnan(nobody.bounding_box()).all()
 
 
 def test_conversion_and_serialization_round_trip_keep_every_field() -> None:

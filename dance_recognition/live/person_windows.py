@@ -23,6 +23,7 @@ class PersonWindow:
     stamps: deque  # ns
     new_frames: int = 0
     last_seen_ns: int = 0
+    last_box: np.ndarray | None = None  # (4,) centre x, centre y, width, height in the newest frame
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ReadyWindow:
     sequence: np.ndarray  # (T, V, 3)
     first_stamp_ns: int
     last_stamp_ns: int
+    last_box: np.ndarray  # (4,) the person's box in the newest frame (NaN when unknown)
 
 
 class PersonWindows:
@@ -56,6 +58,7 @@ class PersonWindows:
             buffer.stamps.append(frame.stamp_ns)
             buffer.new_frames += 1
             buffer.last_seen_ns = frame.stamp_ns
+            buffer.last_box = person.bounding_box()
 
     def ready(self) -> list[ReadyWindow]:
         windows = []
@@ -63,7 +66,7 @@ class PersonWindows:
             if len(buffer.keypoints) >= self.min_frames and buffer.new_frames >= self.stride:
                 buffer.new_frames = 0
                 windows.append(ReadyWindow(buffer.track_id, np.stack(buffer.keypoints), buffer.stamps[0],
-                                           buffer.stamps[-1]))
+                                           buffer.stamps[-1], buffer.last_box))
         return windows
 
     def expire(self, now_ns: int) -> list[int]:

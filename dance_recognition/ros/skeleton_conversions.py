@@ -38,6 +38,7 @@ def person_to_msg(person: PersonPose) -> PersonKeypoints:
     msg = PersonKeypoints()
     msg.track_id = int(person.track_id)
     msg.score = float(person.score)
+    msg.box_center_x, msg.box_center_y, msg.box_width, msg.box_height = (float(v) for v in person.bounding_box())
     msg.x = _floats(person.keypoints[:, 0])
     msg.y = _floats(person.keypoints[:, 1])
     msg.confidence = _floats(person.keypoints[:, 2])
@@ -100,6 +101,7 @@ def msg_to_pose_frame(msg: Skeleton) -> PoseFrame:
                 score=float(person.score),
                 depth=depth,
                 world=world,
+                box=np.array([person.box_center_x, person.box_center_y, person.box_width, person.box_height]),
             )
         )
     return PoseFrame(

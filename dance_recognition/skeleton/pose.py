@@ -29,6 +29,8 @@ class PersonPose:
     keypoints: (V, 3) float32 = x pixels, y pixels, confidence in 0..1.
     depth: optional (V,) relative depth from the backend (same scale as x).
     world: optional (V, 3) metric positions in metres in the backend's body-centred frame.
+    box: optional (4,) detector box as centre x, centre y, width, height in pixels; without it
+        ``bounding_box`` falls back to the detected joints' extent.
     """
 
     keypoints: np.ndarray
@@ -36,6 +38,7 @@ class PersonPose:
     score: float = 1.0
     depth: np.ndarray | None = None
     world: np.ndarray | None = None
+    box: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         keypoints = np.asarray(self.keypoints, dtype=np.float32)
@@ -47,6 +50,10 @@ class PersonPose:
             self.depth = _as_float32("depth", self.depth, (num_joints,))
         if self.world is not None:
             self.world = _as_float32("world", self.world, (num_joints, 3))
+        if self.box is not None:
+            self.box = _as_float32("box", self.box, (4,))
+            if not np.isfinite(self.box).all():
+                self.box = None  # an unknown box is derived from the joints instead
 
     @property
     def num_joints(self) -> int:
@@ -56,6 +63,26 @@ class PersonPose:
     def present(self) -> np.ndarray:
         """(V,) bool: joints that were detected."""
         return self.keypoints[:, 2] > 0
+
+    def bounding_box(self) -> np.ndarray:
+        """(4,) centre x, centre y, width, height in pixels; NaN when no joint is detected.
+
+        The detector's box when the backend gave one (it covers the whole body, also joints
+        it could not place), else the extent of the detected joints.
+        """
+        if self.box is not None:
+            return self.box
+        return joints_box(self.keypoints)
+
+
+def joints_box(keypoints: np.ndarray) -> np.ndarray:
+    """(4,) centre x, centre y, width, height of the detected joints of a (V, 3) array."""
+    present = keypoints[:, 2] > 0
+    if not present.any():
+        return np.full(4, np.nan, dtype=np.float32)
+    low = keypoints[present, :2].min(axis=0)
+    high = keypoints[present, :2].max(axis=0)
+    return np.array([*(low + high) / 2, *(high - low)], dtype=np.float32)
 
 
 def mark_missing(keypoints: np.ndarray) -> np.ndarray:

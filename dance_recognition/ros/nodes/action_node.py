@@ -103,6 +103,9 @@ class ActionNode(Node):
                             num_frames=len(ready.sequence), model_id=self.classifier.model_id)
         label.header.stamp = ns_to_stamp(ready.last_stamp_ns)
         label.header.frame_id = frame_id
+        label.box_center_x, label.box_center_y, label.box_width, label.box_height = (
+            float(v) for v in ready.last_box)
+        label.image_width, label.image_height = (int(v) for v in self.windows.image_size)
         label.window_start = ns_to_stamp(ready.first_stamp_ns)
         self.publisher.publish(label)
         self.stats.record((self.get_clock().now().nanoseconds - ready.last_stamp_ns) / 1e6)
