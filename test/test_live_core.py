@@ -14,6 +14,7 @@ from sensor_msgs.msg import Image
 from dance_recognition.live.frame_source import BackOff, FrameSource
 from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows
+from dance_recognition.live.presence import Presence
 from dance_recognition.ros.graph import LiveArguments, command, live_graph
 from dance_recognition.ros.image_conversion import ImageConversionError, image_to_rgb, rgb_to_image
 from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
@@ -63,6 +64,29 @@ def test_person_windows_stride_min_frames_and_timeout() -> None:
     assert ready.first_stamp_ns == 600_000_000 and ready.last_stamp_ns == 1_100_000_000
     assert windows.expire(2_050_000_000) == [1]  # last seen at 0.9 s
     assert windows.expire(2_200_000_000) == [0]
+
+
+def test_person_windows_reconfigure_keeps_the_newest_frames_and_clear_forgets_everyone() -> None:
+    windows = PersonWindows(window=6, min_frames=6, stride=1, timeout_s=1.0)
+    for index in range(6):
+        windows.add(_frame(index * 100_000_000, [3]))
+    windows.reconfigure(window=4, min_frames=2, stride=1, timeout_s=0.5)  # a run-time parameter change
+    (ready,) = windows.ready()
+    assert ready.sequence.shape[0] == 4 and ready.first_stamp_ns == 200_000_000
+    assert windows.expire(1_050_000_000) == [3]  # the new time-out
+    windows.add(_frame(2_000_000_000, [4, 5]))
+    assert windows.clear() == [4, 5] and windows.people == {}
+    with pytest.raises(ValueError, match="min_frames <= window"):
+        windows.reconfigure(window=4, min_frames=5, stride=1, timeout_s=1.0)
+
+
+def test_presence_reports_who_entered_and_who_left() -> None:
+    presence = Presence()
+    first = presence.update([2, 1])
+    assert (first.track_ids, first.entered, first.left) == ([1, 2], [1, 2], [])
+    second = presence.update({2: "window", 3: "window"})
+    assert (second.track_ids, second.entered, second.left) == ([2, 3], [3], [1])
+    assert presence.update([]).left == [2, 3]
 
 
 def test_label_smoother_threshold_and_hysteresis() -> None:

@@ -4,7 +4,9 @@ Each tracked person gets a ring buffer of their last ``window`` observations. A 
 for a prediction once they have ``min_frames`` observations and ``stride`` new ones since their
 last prediction (so the model runs every ``stride`` frames per person, not on every message).
 People not seen for ``timeout_s`` (message time) are dropped and reported, so a robot can clear
-their label.
+their label; the caller decides when to ask (on each frame and on a timer, see action_node). The
+window settings may change while people are tracked (``reconfigure`` keeps their newest frames),
+and ``clear`` forgets every window (a time jump: old frames must not mix into new windows).
 """
 from __future__ import annotations
 
@@ -37,13 +39,27 @@ class ReadyWindow:
 
 class PersonWindows:
     def __init__(self, window: int, min_frames: int, stride: int, timeout_s: float) -> None:
+        self.people: dict[int, PersonWindow] = {}
+        self.layout: str | None = None
+        self.image_size: tuple[int, int] | None = None
+        self.reconfigure(window, min_frames, stride, timeout_s)
+
+    def reconfigure(self, window: int, min_frames: int, stride: int, timeout_s: float) -> None:
+        """New settings; the people stay, each keeping their newest ``window`` frames."""
         if not 1 <= min_frames <= window or stride < 1 or timeout_s <= 0:
             raise ValueError("need 1 <= min_frames <= window, stride >= 1 and a positive timeout")
         self.window, self.min_frames, self.stride = window, min_frames, stride
         self.timeout_ns = int(timeout_s * 1e9)
-        self.people: dict[int, PersonWindow] = {}
-        self.layout: str | None = None
-        self.image_size: tuple[int, int] | None = None
+        for buffer in self.people.values():
+            if buffer.keypoints.maxlen != window:
+                buffer.keypoints = deque(buffer.keypoints, maxlen=window)
+                buffer.stamps = deque(buffer.stamps, maxlen=window)
+
+    def clear(self) -> list[int]:
+        """Forget everyone; returns who was tracked."""
+        gone = sorted(self.people)
+        self.people.clear()
+        return gone
 
     def add(self, frame: PoseFrame) -> None:
         if self.layout is not None and frame.layout != self.layout:
@@ -70,6 +86,7 @@ class PersonWindows:
         return windows
 
     def expire(self, now_ns: int) -> list[int]:
+        """Drop the people unseen for longer than the time-out at ``now_ns`` (message time)."""
         gone = [tid for tid, b in self.people.items() if now_ns - b.last_seen_ns > self.timeout_ns]
         for track_id in gone:
             del self.people[track_id]

@@ -1,0 +1,145 @@
+"""A running action_node as a robot meets it (real processes, own ROS_DOMAIN_ID): parameters changed
+over real SetParameters calls, people who leave, time jumps, /diagnostics."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import rclpy
+from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import QoSProfile
+from test_live_nodes import Processes, _skeleton, spin_until
+
+from dance_recognition.data.synthetic import generate_move
+from dance_recognition.ros.nodes.action_node import default_checkpoint
+from dance_recognition.ros.skeleton_conversions import stamp_to_ns
+
+pytestmark = pytest.mark.slow
+FRAME_NS = 33_333_333
+
+
+@pytest.fixture()
+def processes(tmp_path):
+    started = Processes(tmp_path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture()
+def probe():
+    rclpy.init()
+    node = rclpy.create_node("runtime_probe")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def _publish_move(probe, publisher, start_ns: int, frames: int = 64, seed: int = 0) -> None:
+    for index, keypoints in enumerate(generate_move("wave", frames, np.random.default_rng(seed))):
+        publisher.publish(_skeleton(start_ns + index * FRAME_NS, keypoints))
+        spin_until(probe, lambda: False, 0.02)
+
+
+def _connected(probe, processes, parameters: dict | None = None):
+    action = processes.start("action_node", parameters)
+    publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action]), \
+        processes.log("action_node")[-2000:]
+    return action, publisher
+
+
+def _set(probe, client: AsyncParameterClient, **values):
+    future = client.set_parameters([Parameter(name, value=value) for name, value in values.items()])
+    assert spin_until(probe, future.done, 60)
+    (result,) = future.result().results
+    return result
+
+
+def test_parameters_change_at_run_time_over_set_parameters(processes, probe, tmp_path) -> None:
+    labels: list[ActionLabel] = []
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=200))
+    action, publisher = _connected(probe, processes, {"stride": 8})
+    client = AsyncParameterClient(probe, "action_node")
+    assert client.wait_for_services(timeout_sec=30)
+
+    assert _set(probe, client, top_k=1).successful
+    refused = {"threshold": 1.5, "stats_period_s": 1.0, "min_frames": 100,
+               "checkpoint": str(tmp_path / "missing.pt"), "device": "cuda:7"}
+    reasons = {name: _set(probe, client, **{name: value}) for name, value in refused.items()}
+    assert not any(result.successful for result in reasons.values())
+    assert "read-only" in reasons["stats_period_s"].reason and "out of range" in reasons["threshold"].reason
+    assert "larger than the window" in reasons["min_frames"].reason
+    assert "cannot load the model" in reasons["checkpoint"].reason and "missing.pt" in reasons["checkpoint"].reason
+    get = client.get_parameters(["threshold", "checkpoint", "top_k"])
+    assert spin_until(probe, get.done, 30)
+    assert get.result().values[0].double_value == 0.5  # the refused value was not stored
+    assert get.result().values[2].integer_value == 1
+
+    _publish_move(probe, publisher, 1_000_000_000)
+    assert spin_until(probe, lambda: len(labels) >= 2, 60, [action]), processes.log("action_node")[-3000:]
+    assert all(len(label.top_k_labels) == 1 for label in labels)  # the new top_k, no restart
+    assert labels[-1].model_id.startswith("demo_moves@")
+
+    swapped = tmp_path / "swapped_moves.pt"
+    shutil.copy(default_checkpoint(), swapped)
+    assert _set(probe, client, checkpoint=str(swapped)).successful
+    before = len(labels)
+    _publish_move(probe, publisher, 10_000_000_000, seed=1)
+    assert spin_until(probe, lambda: len(labels) >= before + 2, 60, [action])
+    assert labels[-1].model_id.startswith("swapped_moves@") and labels[-1].label == "wave"
+    log = processes.log("action_node")
+    assert "model swapped: swapped_moves@" in log and "refused parameter change" in log
+    assert action.poll() is None
+
+
+def test_a_person_who_leaves_is_published_without_another_skeleton(processes, probe) -> None:
+    people: list[TrackedPeople] = []
+    probe.create_subscription(TrackedPeople, "tracked_people", people.append, QoSProfile(depth=200))
+    action, publisher = _connected(probe, processes, {"person_timeout_s": 0.5})
+    _publish_move(probe, publisher, 5_000_000_000, frames=20)
+    assert spin_until(probe, lambda: len(people) >= 10, 30, [action])
+    sent = len(people)
+    assert spin_until(probe, lambda: any(p.left_track_ids for p in people), 10, [action]), \
+        processes.log("action_node")[-2000:]
+    entered = [p for p in people if p.entered_track_ids]
+    assert entered and list(entered[0].entered_track_ids) == [7] and list(entered[0].track_ids) == [7]
+    left = next(p for p in people if p.left_track_ids)
+    assert people.index(left) >= sent - 1  # after the last frame: the timer noticed it
+    assert list(left.left_track_ids) == [7] and list(left.track_ids) == []
+    last_frame_ns = 5_000_000_000 + 19 * FRAME_NS
+    assert stamp_to_ns(left.header.stamp) - last_frame_ns > 0.5e9  # message time, past the time-out
+    assert left.header.frame_id == "cam"
+    assert all(list(p.track_ids) == [7] for p in people[: people.index(left)] if p.track_ids)
+
+
+def test_a_backward_time_jump_starts_new_windows(processes, probe) -> None:
+    labels: list[ActionLabel] = []
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=200))
+    action, publisher = _connected(probe, processes, {"stride": 8})
+    first_ns, looped_ns = 100_000_000_000, 2_000_000_000  # a bag played again from its start
+    _publish_move(probe, publisher, first_ns)
+    assert spin_until(probe, lambda: any(stamp_to_ns(x.header.stamp) >= first_ns for x in labels), 60, [action])
+    _publish_move(probe, publisher, looped_ns, seed=1)
+    after = lambda: [x for x in labels if stamp_to_ns(x.header.stamp) < first_ns]  # noqa: E731
+    assert spin_until(probe, lambda: len(after()) >= 2, 60, [action]), processes.log("action_node")[-2000:]
+    assert all(stamp_to_ns(x.window_start) >= looped_ns for x in after()), "old frames mixed into a new window"
+    assert after()[0].num_frames == 48  # a full window of the new frames only
+    assert "jumped back by 100.100 s" in processes.log("action_node")
+
+
+def test_nodes_report_their_health_on_diagnostics(processes, probe) -> None:
+    arrays: list[DiagnosticArray] = []
+    probe.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, QoSProfile(depth=100))
+    action, publisher = _connected(probe, processes, {"stride": 8})
+    _publish_move(probe, publisher, 1_000_000_000)
+    statuses = lambda: [s for a in arrays for s in a.status if s.name == "/action_node: action recognition"]  # noqa: E731
+    assert spin_until(probe, lambda: any(dict((v.key, v.value) for v in s.values).get("skeletons_received") == "64"
+                                         for s in statuses()), 30, [action])
+    values = {v.key: v.value for v in statuses()[-1].values}
+    assert values["people"] == "1" and values["model_id"].startswith("demo_moves@")
+    assert {"rate_hz", "latency_p50_ms", "latency_p99_ms", "rejected_messages"} <= values.keys()
+    assert statuses()[-1].hardware_id == "/action_node"
