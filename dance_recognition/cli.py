@@ -16,7 +16,8 @@ from dance_recognition.errors import DanceRecognitionError
 
 log = logging.getLogger("dance_recognition")
 
-COMMANDS = ("doctor", "live", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export")
+COMMANDS = ("doctor", "live", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export",
+            "bag", "bag2dataset")
 
 
 class UserError(DanceRecognitionError):

@@ -33,6 +33,7 @@ from dance_recognition.media.drawing import draw_pose_frame
 from dance_recognition.media.video import VideoError, VideoReader, VideoWriter, find_videos
 from dance_recognition.pose.base import PoseEstimator, backend_layout, create_estimator
 from dance_recognition.skeleton.conversion import convert_keypoints
+from dance_recognition.skeleton.pose import PoseFrame
 from dance_recognition.skeleton.tracking import PoseTracker
 from dance_recognition.skeleton.windows import PAD_POLICIES, fit_window
 
@@ -216,21 +217,35 @@ def track_sequences(reader: VideoReader, estimator: PoseEstimator, target_layout
         tracker.update(frame)
         if not frame.people:
             result.frames_without_person += 1
-        for person in frame.people:
-            keypoints = person.keypoints
-            if frame.layout != target_layout:
-                keypoints = convert_keypoints(keypoints, frame.layout, target_layout)
-            seen[person.track_id][index] = np.nan_to_num(keypoints, nan=0.0)
+        for track_id, keypoints in frame_keypoints(frame, target_layout).items():
+            seen[track_id][index] = keypoints
         if preview is not None:
             preview.write(draw_pose_frame(image, frame, {p.track_id: f"person {p.track_id}" for p in frame.people},
                                           copy=False))
         if progress is not None:
             progress.update()
     result.frames = reader.frames_read
+    return stack_tracks(seen, result.frames)
+
+
+def frame_keypoints(frame: PoseFrame, target_layout: str) -> dict[int, np.ndarray]:
+    """Track id -> (V, 3) keypoints of one frame in ``target_layout``, missing joints as zeros
+    (the dataset convention); shared by video extraction and bag conversion."""
+    people = {}
+    for person in frame.people:
+        keypoints = person.keypoints
+        if frame.layout != target_layout:
+            keypoints = convert_keypoints(keypoints, frame.layout, target_layout)
+        people[person.track_id] = np.nan_to_num(keypoints, nan=0.0)
+    return people
+
+
+def stack_tracks(seen: dict[int, dict[int, np.ndarray]], frames: int) -> dict[int, np.ndarray]:
+    """Track id -> (frames, V, 3) sequence from {track id: {frame index: (V, 3)}}, zeros where unseen."""
     tracks = {}
-    for track_id, frames in seen.items():
-        sequence = np.zeros((result.frames, *next(iter(frames.values())).shape), np.float32)
-        for index, keypoints in frames.items():
+    for track_id, by_index in seen.items():
+        sequence = np.zeros((frames, *next(iter(by_index.values())).shape), np.float32)
+        for index, keypoints in by_index.items():
             sequence[index] = keypoints
         tracks[track_id] = sequence
     return tracks

@@ -1,8 +1,8 @@
 """sensor_msgs/Image <-> numpy, in one place.
 
 ``cv_bridge`` is used where it imports (every ROS 2 desktop install has it); otherwise the
-package's own exact conversion handles the common encodings (rgb8, bgr8, rgba8, bgra8, mono8),
-respecting ``step`` (rows may be padded) and ``is_bigendian`` (irrelevant for 8-bit data).
+package's own exact conversion (``dance_recognition.media.images``, ROS-free) handles the common
+encodings (rgb8, bgr8, rgba8, bgra8, mono8), respecting ``step`` (rows may be padded).
 Outgoing images are built with ``data=array.tobytes()``: assigning a numpy array to ``msg.data``
 goes through a per-element Python path (about 75 ms for 640x480x3) and is never done.
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 from sensor_msgs.msg import Image
 
-CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+from dance_recognition.media.images import CHANNELS, ImageConversionError, raw_image_to_rgb
+
+__all__ = ["CHANNELS", "ImageConversionError", "image_to_rgb", "rgb_to_image"]
 
 try:  # pragma: no cover - depends on the ROS installation
     from cv_bridge import CvBridge
@@ -21,32 +23,12 @@ except Exception:  # ImportError, or a ROS 1 cv_bridge that fails with ROS 2 / n
     _BRIDGE = None
 
 
-class ImageConversionError(ValueError):
-    """An image message that cannot be read as asked (encoding, sizes)."""
-
-
 def image_to_rgb(msg: Image) -> np.ndarray:
     """(H, W, 3) uint8 RGB copy of ``msg``; grey images are expanded to three channels."""
     encoding = msg.encoding.lower()
     if _BRIDGE is not None and encoding not in CHANNELS:
         return np.ascontiguousarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
-    channels = CHANNELS.get(encoding)
-    if channels is None:
-        raise ImageConversionError(f"unsupported image encoding {msg.encoding!r}; publish one of "
-                                   f"{', '.join(CHANNELS)} (or install cv_bridge)")
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height == 0 or width == 0:
-        raise ImageConversionError(f"empty image ({width}x{height})")
-    if step < width * channels or len(msg.data) < step * height:
-        raise ImageConversionError(f"image {width}x{height} {encoding}: step {step} and {len(msg.data)} bytes of data "
-                                   "do not hold the pixels")
-    rows = np.frombuffer(msg.data, dtype=np.uint8, count=step * height).reshape(height, step)
-    pixels = rows[:, : width * channels].reshape(height, width, channels)
-    if encoding == "mono8":
-        return np.repeat(pixels, 3, axis=2)
-    if encoding.startswith("bgr"):
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    return np.ascontiguousarray(pixels[:, :, :3])
+    return raw_image_to_rgb(msg)
 
 
 def rgb_to_image(image: np.ndarray, header=None, encoding: str = "rgb8") -> Image:

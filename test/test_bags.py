@@ -1,0 +1,327 @@
+"""Bag reading, writing, labels and bag2dataset on real bag files (ours, and real `ros2 bag record` bags)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bag_samples import LABEL_EVENT, SKELETON, START_NS, label_event_cdr, skeleton_cdr, write_moves_bag
+from conftest import REPO, shared_data_dir
+
+from dance_recognition.bags import BagError, BagWriter, open_bag, qos_profile
+from dance_recognition.bags.convert import BagConversionConfig, bags_to_dataset
+from dance_recognition.bags.errors import LabelError
+from dance_recognition.bags.info import info_lines
+from dance_recognition.bags.labels import LabelEvent as Event
+from dance_recognition.bags.labels import LabelSegment, check_segments, segments_from_events
+from dance_recognition.data.dataset import SkeletonDataset
+from dance_recognition.data.extract import ExtractConfig
+
+MOVES = [("wave", 70), ("squat", 80), ("march", 70)]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dance_recognition.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def config(**windows) -> BagConversionConfig:
+    settings = {"window": 32, "stride": 16, "val_fraction": 0.0} | windows
+    return BagConversionConfig(windows=ExtractConfig(**settings))
+
+
+@pytest.fixture()
+def talker() -> Path:
+    data = shared_data_dir()
+    if data is None or not (data / "rosbag2").is_dir():
+        pytest.skip("../shared/data/rosbag2 (real `ros2 bag record` bags) is absent")
+    return data / "rosbag2"
+
+
+# ---------------------------------------------------------------- writing and reading back
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_written_bag_reads_back_identically(tmp_path, storage):
+    sample = write_moves_bag(tmp_path / "take", MOVES, storage=storage)
+    with open_bag(sample.path) as bag:
+        assert bag.storage == storage and not bag.notes
+        assert bag.topics["/skeletons"].count == sample.frames
+        assert bag.topics["/labels"].msgtype == LABEL_EVENT
+        ours = [(m.topic, m.log_time_ns, m.data) for m in bag.messages()]
+        first = bag.decode(next(bag.messages(["/skeletons"])))
+        assert first.layout == "openpose_coco_18" and first.people[0].track_id == 0
+    assert len(ours) == sample.frames + len(MOVES) + 2
+    metadata = (sample.path / "metadata.yaml").read_text()
+    assert "version: 9" in metadata and "offered_qos_profiles" in metadata and "serialization_format: cdr" in metadata
+    if storage == "mcap":
+        # the second, independent reader: mcap + mcap-ros2-support decode with the schemas stored in the file
+        from mcap.reader import make_reader
+        from mcap_ros2.decoder import DecoderFactory
+
+        with (sample.path / "take.mcap").open("rb") as f:
+            reader = make_reader(f, decoder_factories=[DecoderFactory()])
+            theirs = []
+            for schema, channel, message, decoded in reader.iter_decoded_messages():
+                assert schema.encoding == "ros2msg" and channel.message_encoding == "cdr"
+                theirs.append((channel.topic, message.log_time, message.data))
+                if channel.topic == "/skeletons" and message.log_time == ours[0][1]:
+                    assert decoded.layout == "openpose_coco_18"
+                    assert decoded.header.stamp.sec == START_NS // 10**9
+        assert sorted(theirs) == sorted(ours)
+    else:
+        from rosbags.rosbag2 import Reader
+
+        with Reader(sample.path) as reader:
+            theirs = [(c.topic, t, bytes(d)) for c, t, d in reader.messages()]
+        assert sorted(theirs) == sorted(ours)
+
+
+def test_writer_refuses_existing_path_and_unknown_type(tmp_path):
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(BagError, match="exists already"):
+        BagWriter(tmp_path / "exists")
+    with pytest.raises(BagError, match="unknown storage"):
+        BagWriter(tmp_path / "x", storage="rosbag1")
+    with BagWriter(tmp_path / "new") as writer, pytest.raises(BagError, match="no message definition for my_pkg"):
+        writer.add_topic("/x", "my_pkg/msg/Thing")
+
+
+def test_flush_makes_messages_survive_a_kill(tmp_path):
+    """What ``flush`` wrote is readable from a bag that was never closed (SIGKILL guarantee)."""
+    for storage in ("mcap", "sqlite3"):
+        writer = BagWriter(tmp_path / storage, storage)
+        writer.add_topic("/skeletons", SKELETON, [qos_profile()])
+        for index in range(20):
+            writer.write("/skeletons", START_NS + index, skeleton_cdr(START_NS + index, {}))
+        writer.flush()
+        for index in range(20, 25):  # not flushed: may be lost
+            writer.write("/skeletons", START_NS + index, skeleton_cdr(START_NS + index, {}))
+        with open_bag(tmp_path / storage) as bag:  # the writer is still open: no footer, no metadata.yaml
+            assert bag.topics["/skeletons"].count >= 20
+            assert any("metadata.yaml is missing" in note for note in bag.notes)
+        writer.close()
+
+
+# ---------------------------------------------------------------- bad bags
+
+def test_real_talker_bags_info_and_missing_topics(talker, tmp_path):
+    for name in ("talker_mcap", "talker_sqlite3"):
+        result = cli("bag", "info", str(talker / name))
+        assert result.returncode == 0, result.stderr
+        assert re.search(r"/topic +std_msgs/msg/String +10 msgs", result.stdout), result.stdout
+        assert re.search(r"/rosout +rcl_interfaces/msg/Log +10 msgs", result.stdout), result.stdout
+        assert "Label segments:    none" in result.stdout
+    result = cli("bag2dataset", str(talker / "talker_mcap"), str(tmp_path / "ds"), "--label", "wave")
+    assert result.returncode != 0
+    assert "needs a dance_recognition/msg/Skeleton topic" in result.stdout
+    assert "/topic (std_msgs/msg/String)" in result.stdout and "/rosout (rcl_interfaces/msg/Log)" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_and_corrupt_metadata_are_recovered(talker, tmp_path):
+    bag = tmp_path / "talker"
+    shutil.copytree(talker / "talker_mcap", bag)
+    (bag / "metadata.yaml").chmod(0o644)
+    (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: [unclosed\n")
+    with open_bag(bag) as opened:
+        assert opened.topics["/topic"].count == 10
+        assert "metadata.yaml is corrupt" in opened.notes[0]
+    (bag / "metadata.yaml").unlink()
+    result = cli("bag", "info", str(bag))
+    assert result.returncode == 0 and "metadata.yaml is missing" in result.stdout
+    for file in bag.iterdir():
+        file.unlink()
+    result = cli("bag", "info", str(bag), str(tmp_path / "nothing"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "holds no .mcap or .db3 file" in lines[0] and "no such bag" in lines[1]
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_truncated_files_recover_what_is_readable(tmp_path, storage):
+    sample = write_moves_bag(tmp_path / "take", MOVES * 6, storage=storage, extra_topics=False, flush_every=30)
+    file = sample.path / f"take.{'mcap' if storage == 'mcap' else 'db3'}"
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) * 2 // 3])
+    with open_bag(sample.path) as bag:
+        count = bag.topics["/skeletons"].count
+        assert 0 < count < sample.frames
+        assert any(f"recovered {count + bag.topics.get('/labels').count}" in note for note in bag.notes), bag.notes
+    result = cli("bag", "info", str(sample.path))
+    assert result.returncode == 0 and "is damaged or was not closed" in result.stdout
+
+
+def test_unknown_message_type_without_definition(tmp_path):
+    """A type with no stored definition and unknown here is named, with the topics it has."""
+    with BagWriter(tmp_path / "custom") as writer:
+        writer.add_topic("/skeletons", "my_robot/msg/Pose", msgdef="", type_hash="RIHS01_" + "0" * 64)
+        writer.write("/skeletons", START_NS, b"\x00\x01\x00\x00")
+    with open_bag(tmp_path / "custom") as bag, pytest.raises(BagError, match="my_robot/msg/Pose, which is neither"):
+        bag.check_decodable("/skeletons")
+    summary = bags_to_dataset([tmp_path / "custom"], tmp_path / "ds", config(), ["wave"])
+    assert "needs a dance_recognition/msg/Skeleton topic" in summary.failed[str(tmp_path / "custom")]
+
+
+def test_unhandled_image_encoding_is_named(tmp_path):
+    from dance_recognition.bags.typestore import writing_typestore
+
+    store = writing_typestore()
+    image = store.types["sensor_msgs/msg/Image"](
+        header=store.types["std_msgs/msg/Header"](stamp=store.types["builtin_interfaces/msg/Time"](sec=1, nanosec=0),
+                                                  frame_id=""),
+        height=2, width=2, encoding="16UC1", is_bigendian=0, step=4, data=np.zeros(8, np.uint8))
+    with BagWriter(tmp_path / "depth") as writer:
+        writer.add_topic("/image_raw", "sensor_msgs/msg/Image")
+        writer.write("/image_raw", START_NS, bytes(store.serialize_cdr(image, "sensor_msgs/msg/Image")))
+    summary = bags_to_dataset([tmp_path / "depth"], tmp_path / "ds", config(), ["wave"], append=False)
+    reason = summary.failed[str(tmp_path / "depth")]
+    assert "no labels" in reason  # labels are checked before any frame is decoded
+    config_with_label = config()
+    config_with_label.label = "wave"
+    summary = bags_to_dataset([tmp_path / "depth"], tmp_path / "ds", config_with_label, ["wave"])
+    assert "unsupported image encoding '16UC1'" in summary.failed[str(tmp_path / "depth")]
+
+
+# ---------------------------------------------------------------- labels
+
+def test_segments_from_events_switch_stop_and_open_end():
+    events = [Event(10, 0, "wave"), Event(20, 0, "squat"), Event(30, 1, "squat"), Event(40, 1, "march"),
+              Event(50, 0, "march", 3)]
+    segments, notes = segments_from_events(events)
+    assert [(s.label, s.start_ns, s.end_ns, s.track_id) for s in segments] == [
+        ("wave", 10, 20, -1), ("squat", 20, 30, -1), ("march", 50, None, 3)]
+    assert len(notes) == 1 and "STOP 'march'" in notes[0]
+
+
+def test_label_checks():
+    segments = [LabelSegment("wave", 100, 200), LabelSegment("salsa", 300, 400)]
+    with pytest.raises(LabelError, match="salsa not in the classes file"):
+        check_segments(segments, "bag", 0, 1000, ["wave"])
+    with pytest.raises(LabelError, match="overlapping label segments wave"):
+        check_segments([LabelSegment("wave", 100, 200), LabelSegment("squat", 150, 300, track_id=2)], "bag", 0, 1000,
+                       None)
+    with pytest.raises(LabelError, match="outside the bag's time range"):
+        check_segments([LabelSegment("wave", 2000, 3000)], "bag", 0, 1000, None)
+    clipped = [LabelSegment("wave", -50, 200)]
+    assert "clipped" in check_segments(clipped, "bag", 0, 1000, None)[0] and clipped[0].start_ns == 0
+    check_segments([LabelSegment("wave", 100, 200, 1), LabelSegment("squat", 150, 300, 2)], "bag", 0, 1000, None)
+
+
+# ---------------------------------------------------------------- bag2dataset
+
+def test_label_topic_segments_become_sample_labels(tmp_path):
+    sample = write_moves_bag(tmp_path / "take", MOVES, tracks=(0, 7))
+    summary = bags_to_dataset([sample.path], tmp_path / "ds", config(), ["wave", "squat", "march"])
+    assert not summary.failed
+    dataset = SkeletonDataset(tmp_path / "ds")
+    assert dataset.layout == "openpose_coco_18" and dataset.header.sample_shape == (3, 32, 18, 1)
+    for _index, info in enumerate(dataset.samples):
+        label, _first, end = next(s for s in sample.segments if s[1] <= info.start_frame < s[2])
+        assert dataset.class_names[info.label] == label and info.end_frame <= end, info
+        assert info.person in (0, 7) and info.image_size == (640, 480)
+    # windows of 32 with stride 16 inside each move, for each of the two performers
+    expected = sum(((frames - 32) // 16 + 1) for _, frames in MOVES) * 2
+    assert len(dataset) == expected
+    # the samples hold the performers' keypoints of those very frames
+    with open_bag(sample.path) as bag:
+        frames = [bag.decode(m) for m in bag.messages(["/skeletons"])]
+    info = dataset.samples[0]
+    person = next(p for p in frames[info.start_frame].people if p.track_id == info.person)
+    np.testing.assert_allclose(dataset.array(0)[0, 0, :, 0], np.nan_to_num(person.x), atol=1e-4)
+
+
+def test_csv_and_whole_bag_labels_and_splits(tmp_path):
+    bags = [write_moves_bag(tmp_path / f"take{i}", [("wave", 80)], events=False, seed=i).path for i in range(4)]
+    csv = tmp_path / "segments.csv"
+    csv.write_text("bag,start,end,label,track\n"
+                   "take0,0,1.0,wave,\ntake0,1.0,,squat,0\n"
+                   f"take1,{START_NS / 1e9:.3f},{START_NS / 1e9 + 2:.3f},march,\n"
+                   "take2,0,,wave,\ntake3,0,,march,\n")
+    cfg = config(val_fraction=0.5)
+    cfg.csv = csv
+    summary = bags_to_dataset(bags, tmp_path / "ds", cfg)
+    assert not summary.failed, summary.failed
+    dataset = SkeletonDataset(tmp_path / "ds")
+    assert set(dataset.class_names) == {"wave", "squat", "march"}
+    by_take: dict[tuple[str, str], set[str]] = {}
+    for info in dataset.samples:
+        by_take.setdefault((info.source, dataset.class_names[info.label]), set()).add(info.split)
+    assert all(len(splits) == 1 for splits in by_take.values()), by_take  # never split inside a take
+    assert "val" in {s.split for s in dataset.samples}
+    # resume: nothing new; append: another bag with a label for the whole bag
+    again = bags_to_dataset(bags, tmp_path / "ds", cfg)
+    assert again.skipped == 4 and len(SkeletonDataset(tmp_path / "ds")) == len(dataset)
+    extra = write_moves_bag(tmp_path / "take9", [("squat", 64)], events=False).path
+    cfg_label = config()
+    cfg_label.label = "squat"
+    cfg_label.windows.stride = 8
+    with pytest.raises(BagError, match="other settings"):
+        bags_to_dataset([extra], tmp_path / "ds", cfg_label, append=True)
+    cfg_label.windows.stride = 16
+    bags_to_dataset([extra], tmp_path / "ds", cfg_label, append=True)
+    assert len(SkeletonDataset(tmp_path / "ds")) > len(dataset)
+
+
+def test_gaps_and_out_of_order_stamps(tmp_path):
+    """Frames are placed by their header stamps: a late arrival is sorted in, a long gap splits windows."""
+    from dance_recognition.data.synthetic import generate_move
+
+    moves = generate_move("wave", 100, np.random.default_rng(0))
+    period = round(1e9 / 30)
+    stamps = [START_NS + i * period for i in range(50)] + [START_NS + 10**10 + i * period for i in range(50)]
+    order = list(range(100))
+    order[10], order[11] = 11, 10  # one frame received after its successor
+    with BagWriter(tmp_path / "gappy") as writer:
+        writer.add_topic("/skeletons", SKELETON)
+        for received, index in enumerate(order):
+            writer.write("/skeletons", START_NS + received * period + 10**6, skeleton_cdr(stamps[index],
+                                                                                         {0: moves[index]}))
+    assert writer.stats["/skeletons"].out_of_order == 1
+    cfg = config(window=40, stride=5)
+    cfg.label = "wave"
+    summary = bags_to_dataset([tmp_path / "gappy"], tmp_path / "ds", cfg)
+    record = summary.bags[str(tmp_path / "gappy")]
+    assert any("1 frame(s) arrived out of stamp order" in n and "1 gap(s)" in n for n in record["notes"])
+    dataset = SkeletonDataset(tmp_path / "ds")
+    assert all(info.end_frame <= 50 or info.start_frame >= 50 for info in dataset.samples)
+    first = dataset.array(0)[:, :, :, 0]  # frames 0..39 in stamp order, the swapped pair put back
+    np.testing.assert_allclose(first[0, :, 0], moves[:40, 0, 0], atol=1e-3)
+
+
+def test_bag2dataset_cli_bad_inputs_one_line_each_and_exit_2(tmp_path, talker):
+    good = write_moves_bag(tmp_path / "good", MOVES).path
+    overlapping = tmp_path / "overlap"
+    with BagWriter(overlapping) as writer:
+        writer.add_topic("/skeletons", SKELETON)
+        writer.add_topic("/labels", LABEL_EVENT)
+        for index in range(40):
+            writer.write("/skeletons", START_NS + index * 33_000_000, skeleton_cdr(START_NS + index * 33_000_000, {}))
+        writer.write("/labels", START_NS, label_event_cdr(START_NS, 0, "wave", 1))
+        writer.write("/labels", START_NS + 1, label_event_cdr(START_NS + 1, 0, "squat", -1))
+    classes = tmp_path / "classes.txt"
+    classes.write_text("wave\nsquat\n")
+    result = cli("bag2dataset", str(good), str(overlapping), str(talker / "talker_sqlite3"), str(tmp_path / "missing"),
+                 str(tmp_path / "ds"), "--classes", str(classes), "--window", "32")
+    assert result.returncode == 2, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 4, result.stdout
+    assert "march not in the classes file" in result.stdout
+    assert "overlapping label segments" in result.stdout
+    assert "needs a dance_recognition/msg/Skeleton topic" in result.stdout
+    assert "no such bag" in result.stdout
+    assert "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "ds_summary.json").read_text())
+    assert len(summary["failed"]) == 4 and not (tmp_path / "ds").exists()
+
+
+def test_info_lists_label_segments(tmp_path):
+    sample = write_moves_bag(tmp_path / "take", MOVES)
+    with open_bag(sample.path) as bag:
+        text = "\n".join(info_lines(bag))
+    assert re.search(r"/skeletons +dance_recognition/msg/Skeleton +220 msgs", text), text
+    assert "/labels: 3 segment(s)" in text and "squat [2.33s..5.00s] (all, topic /labels)" in text
