@@ -191,3 +191,33 @@ def test_webcam_disconnect_is_reopened_with_back_off(monkeypatch) -> None:
     assert len(delivered) >= 6 and delivered[0].shape == (48, 64, 3)
     assert states[:3] == ["streaming", "waiting", "streaming"]  # reported once per change, not per frame
     assert not source.finished and FakeWebcam.opens >= 4
+
+
+def test_camera_calibration_files_urls_and_scaling(tmp_path) -> None:
+    from test_node_runtime import CALIBRATION_680x512
+
+    from dance_recognition.live.camera_model import CalibrationError, Intrinsics, load_calibration
+
+    path = tmp_path / "cam.yaml"
+    path.write_text(CALIBRATION_680x512)
+    for url in (str(path), f"file://{path}"):
+        calibration = load_calibration(url)
+        assert (calibration.width, calibration.height, calibration.camera_name) == (680, 512, "webcam")
+    half = calibration.scaled(340, 256)
+    assert half.k == pytest.approx((300.0, 0.0, 170.0, 0.0, 301.0, 128.0, 0.0, 0.0, 1.0))
+    assert half.p[:4] == pytest.approx((300.0, 0.0, 170.0, 0.0)) and half.d == calibration.d
+    with pytest.raises(CalibrationError, match="another aspect ratio"):
+        calibration.scaled(640, 360)
+    with pytest.raises(CalibrationError, match="cannot read"):
+        load_calibration(f"file://{tmp_path}/missing.yaml")
+    with pytest.raises(CalibrationError, match="package 'no_such_package' not found"):
+        load_calibration("package://no_such_package/calibration/cam.yaml")
+    with pytest.raises(CalibrationError, match="only file://, package://"):
+        load_calibration("http://example.invalid/cam.yaml")
+    (tmp_path / "other.yaml").write_text("image_width: 10\nimage_height: 10\ncamera_matrix: {data: [1, 2]}\n")
+    with pytest.raises(CalibrationError, match=r"camera_matrix\.data has 2 numbers, expected 9"):
+        load_calibration(str(tmp_path / "other.yaml"))
+    assert Intrinsics.from_k([0.0] * 9) is None  # CameraInfo's "uncalibrated"
+    centre = Intrinsics.assumed(640, 480).point_at(320, 240, 2.0)
+    assert centre == pytest.approx((0.0, 0.0, 2.0))
+    assert Intrinsics.from_k(half.k).point_at(470, 128, 2.0)[0] == pytest.approx(2.0)

@@ -15,7 +15,7 @@ import pytest
 import rclpy
 from conftest import shared_data_dir
 from dance_recognition.msg import ActionLabel, Skeleton
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import TwistStamped
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -151,7 +151,7 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     labels, reactions, twists = [], [], []
     probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=100))
     probe.create_subscription(String, "reaction", reactions.append, QoSProfile(depth=100))
-    probe.create_subscription(Twist, "cmd_vel", twists.append, QoSProfile(depth=100))
+    probe.create_subscription(TwistStamped, "cmd_vel", twists.append, QoSProfile(depth=100))
     publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
     action = processes.start("action_node", {"stride": 8})
     reaction = processes.start("reaction_node")
@@ -176,7 +176,8 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     assert action.poll() is None
     assert all(label.track_id == 7 for label in labels)
     assert labels[-1].label == "wave"  # the demo model was trained on such generated moves
-    assert spin_until(probe, lambda: any(t.angular.z == pytest.approx(0.8) for t in twists), 10, [reaction])
+    assert spin_until(probe, lambda: any(t.twist.angular.z == pytest.approx(0.8) for t in twists), 10, [reaction])
+    assert twists[-1].header.frame_id == "base_link"  # stamped by default (Jazzy diff_drive_controller, Nav2)
     assert "spin" in reactions[-1].data
 
 

@@ -7,14 +7,19 @@ import shutil
 import numpy as np
 import pytest
 import rclpy
+from conftest import shared_data_dir
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
 from test_live_nodes import Processes, _skeleton, spin_until
+from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.data.synthetic import generate_move
+from dance_recognition.media.video import VideoReader
+from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import stamp_to_ns
 
@@ -53,10 +58,11 @@ def _connected(probe, processes, parameters: dict | None = None):
 
 
 def _set(probe, client: AsyncParameterClient, **values):
+    """SetParameters (one result per parameter); the first refusal, else the first result."""
     future = client.set_parameters([Parameter(name, value=value) for name, value in values.items()])
     assert spin_until(probe, future.done, 60)
-    (result,) = future.result().results
-    return result
+    results = future.result().results
+    return next((result for result in results if not result.successful), results[0])
 
 
 def test_parameters_change_at_run_time_over_set_parameters(processes, probe, tmp_path) -> None:
@@ -143,3 +149,102 @@ def test_nodes_report_their_health_on_diagnostics(processes, probe) -> None:
     assert values["people"] == "1" and values["model_id"].startswith("demo_moves@")
     assert {"rate_hz", "latency_p50_ms", "latency_p99_ms", "rejected_messages"} <= values.keys()
     assert statuses()[-1].hardware_id == "/action_node"
+
+
+@pytest.fixture()
+def video():
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    return data / "videos" / "ta_chi.mp4"
+
+
+def test_pose_node_reliable_annotated_images_markers_and_run_time_toggles(video, processes, probe) -> None:
+    """RViz subscribes reliably by default: image_annotated must reach it. Markers live in the image's
+    (optical) frame, placed with camera_info's K."""
+    annotated, markers, arrays = [], [], []
+    reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
+    probe.create_subscription(Image, "image_annotated", annotated.append, reliable)
+    probe.create_subscription(MarkerArray, "pose_markers", markers.append, QoSProfile(depth=20))
+    probe.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, QoSProfile(depth=100))
+    images = probe.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+    infos = probe.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+    pose = processes.start("pose_node")
+    assert spin_until(probe, lambda: images.get_subscription_count() > 0, 60, [pose])
+    client = AsyncParameterClient(probe, "pose_node")
+    assert client.wait_for_services(timeout_sec=30)
+    assert _set(probe, client, publish_markers=True, markers_distance_m=3.0).successful
+    assert not _set(probe, client, tracking_max_distance=0.0).successful  # out of range
+    assert "read-only" in _set(probe, client, backend="openpose").reason
+    assert _set(probe, client, tracking_max_distance=0.8).successful
+
+    with VideoReader(video) as reader:
+        frames = [frame for _, frame in zip(range(150), reader, strict=False)]
+    k = [300.0, 0.0, 170.0, 0.0, 300.0, 128.0, 0.0, 0.0, 1.0]
+
+    def feed(count: int) -> None:
+        for frame in frames[:count]:
+            msg = rgb_to_image(frame)
+            msg.header.frame_id = "camera_optical_frame"
+            msg.header.stamp = probe.get_clock().now().to_msg()
+            infos.publish(CameraInfo(header=msg.header, width=msg.width, height=msg.height, k=k))
+            images.publish(msg)
+            spin_until(probe, lambda: False, 0.066)
+
+    feed(60)
+    assert spin_until(probe, lambda: len(annotated) >= 3 and any(len(m.markers) > 1 for m in markers), 30, [pose]), \
+        processes.log("pose_node")[-2000:]
+    person = next(m for array in markers for m in array.markers if m.action == Marker.ADD)
+    assert person.header.frame_id == "camera_optical_frame"  # a frame that exists, not <frame>_person_<id>
+    assert person.pose.position.z == pytest.approx(3.0) and len(person.points) > 20
+    assert abs(person.pose.position.x) < 3.0 * 170 / 300  # on a ray inside the image, through K
+
+    assert _set(probe, client, publish_annotated=False).successful
+    assert spin_until(probe, lambda: probe.count_publishers("image_annotated") == 0, 10, [pose])
+    received = len(annotated)
+    feed(20)
+    assert len(annotated) == received
+    status = [s for a in arrays for s in a.status if s.name == "/pose_node: pose estimation"]
+    assert status and {"rate_hz", "dropped", "backend"} <= {v.key for v in status[-1].values}
+
+
+def test_camera_info_from_a_calibration_file_scaled_to_the_published_size(video, processes, probe,
+                                                                           tmp_path) -> None:
+    calibration = tmp_path / "webcam.yaml"
+    calibration.write_text(CALIBRATION_680x512)
+    infos, images = [], []
+    probe.create_subscription(CameraInfo, "camera_info", infos.append, qos_profile_sensor_data)
+    probe.create_subscription(Image, "image_raw", images.append, qos_profile_sensor_data)
+    camera = processes.start("camera_node", {"source": str(video), "loop": True, "playback": "fast",
+                                             "fast_rate_hz": 60.0, "camera_info_url": f"file://{calibration}"})
+    assert spin_until(probe, lambda: len(infos) >= 3 and images, 60, [camera]), processes.log("camera_node")[-2000:]
+    info = infos[-1]
+    assert (info.width, info.height) == (340, 256) and images[-1].header.frame_id == "camera_optical_frame"
+    assert info.header.frame_id == "camera_optical_frame"
+    assert list(info.k) == pytest.approx([300.0, 0, 170.0, 0, 301.0, 128.0, 0, 0, 1])  # halved with the image
+    assert list(info.d) == pytest.approx([0.1, -0.2, 0.0, 0.0, 0.0]) and info.distortion_model == "plumb_bob"
+    assert list(info.p)[:4] == pytest.approx([300.0, 0, 170.0, 0])
+
+
+CALIBRATION_680x512 = """\
+image_width: 680
+image_height: 512
+camera_name: webcam
+camera_matrix:
+  rows: 3
+  cols: 3
+  data: [600.0, 0.0, 340.0, 0.0, 602.0, 256.0, 0.0, 0.0, 1.0]
+distortion_model: plumb_bob
+distortion_coefficients:
+  rows: 1
+  cols: 5
+  data: [0.1, -0.2, 0.0, 0.0, 0.0]
+rectification_matrix:
+  rows: 3
+  cols: 3
+  data: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+projection_matrix:
+  rows: 3
+  cols: 4
+  data: [600.0, 0.0, 340.0, 0.0, 0.0, 602.0, 256.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+"""

@@ -3,9 +3,13 @@
 Parameters (all read-only, see ``config/live.yaml``): ``source`` (webcam index, /dev/videoN or a
 video path), ``loop`` (files), ``playback`` (``native``: the file's frame rate; ``fast``: as fast
 as ``fast_rate_hz`` allows, for offline processing where consumers drop what they cannot take),
-``fps`` (0 = the source's), ``frame_id``, ``max_width`` (downscale wider frames; 0 = never),
-``reconnect_initial_s``/``reconnect_max_s`` (back-off when the camera disconnects).
-A file played once ends the node with exit code 0.
+``fps`` (0 = the source's), ``frame_id`` (default ``camera_optical_frame``: image axes are the
+optical frame's, REP-103), ``max_width`` (downscale wider frames; 0 = never),
+``reconnect_initial_s``/``reconnect_max_s`` (back-off when the camera disconnects),
+``camera_info_url`` (a camera_calibration YAML as ``file:///...``, ``package://...`` or a path:
+``camera_info`` then carries its K, D, R, P, scaled to the published size; empty: an all-zero K,
+which CameraInfo defines as uncalibrated). A file played once ends the node with exit code 0.
+Health (state, rate, frames) goes to ``/diagnostics``.
 """
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from dance_recognition.live.camera_model import CalibrationError, CameraCalibration, load_calibration
 from dance_recognition.live.frame_source import BackOff, FrameSource
 from dance_recognition.live.statistics import RateMonitor
+from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
 from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import declare, log_configuration
@@ -31,11 +37,15 @@ class CameraNode(Node):
             "playback": declare(self, "playback", "native", "native (file frame rate) or fast"),
             "fps": declare(self, "fps", 0.0, "publishing rate for native playback; 0 = the source's", (0.0, 240.0)),
             "fast_rate_hz": declare(self, "fast_rate_hz", 200.0, "upper rate for fast playback", (1.0, 1000.0)),
-            "frame_id": declare(self, "frame_id", "camera", "frame_id of the images"),
+            "frame_id": declare(self, "frame_id", "camera_optical_frame", "frame_id of the images (an optical frame)"),
+            "camera_info_url": declare(self, "camera_info_url", "",
+                                       "calibration YAML: file:///..., package://... or a path; empty = uncalibrated"),
             "max_width": declare(self, "max_width", 0, "downscale frames wider than this; 0 = never", (0, 8192)),
             "reconnect_initial_s": declare(self, "reconnect_initial_s", 0.5, "first reconnect delay", (0.05, 60.0)),
             "reconnect_max_s": declare(self, "reconnect_max_s", 8.0, "longest reconnect delay", (0.1, 600.0)),
-            "stats_period_s": declare(self, "stats_period_s", 10.0, "diagnostics log period; 0 = off", (0.0, 3600.0)),
+            "stats_period_s": declare(self, "stats_period_s", 10.0, "statistics log period; 0 = off", (0.0, 3600.0)),
+            "diagnostics_period_s": declare(self, "diagnostics_period_s", 1.0, "/diagnostics period; 0 = off",
+                                            (0.0, 3600.0)),
             "wait_for_subscriber": declare(self, "wait_for_subscriber", True,
                                            "video files: start playing once image_raw has a subscriber"),
         }
@@ -43,6 +53,8 @@ class CameraNode(Node):
             raise ValueError(f"playback must be native or fast, not {config['playback']!r}")
         log_configuration(self, config)
         self.config = config
+        self.calibration = load_calibration(config["camera_info_url"]) if config["camera_info_url"] else None
+        self._info: CameraInfo | None = None  # built for the first frame's size, reused
         self.finished = False
         self.source = FrameSource(config["source"], loop=config["loop"], max_width=config["max_width"],
                                   back_off=BackOff(config["reconnect_initial_s"], config["reconnect_max_s"]),
@@ -55,6 +67,7 @@ class CameraNode(Node):
         self._next_publish = time.monotonic()
         if config["stats_period_s"] > 0:
             self.create_timer(config["stats_period_s"], lambda: self.get_logger().info(self.stats.summary("published")))
+        self.diagnostics = Diagnostics(self, "camera", self._report, config["diagnostics_period_s"])
 
     def _on_state(self, state: str, detail: str) -> None:
         if not detail:
@@ -86,11 +99,37 @@ class CameraNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.config["frame_id"]
         self.image_publisher.publish(msg)
-        self.info_publisher.publish(CameraInfo(header=msg.header, height=msg.height, width=msg.width))
+        self.info_publisher.publish(self._camera_info(msg))
         self.stats.record()
+
+    def _camera_info(self, image: Image) -> CameraInfo:
+        if self._info is None or (self._info.width, self._info.height) != (image.width, image.height):
+            self._info = CameraInfo(width=image.width, height=image.height)
+            if self.calibration is not None:
+                try:
+                    fill_camera_info(self._info, self.calibration.scaled(image.width, image.height))
+                except CalibrationError as error:
+                    self.get_logger().error(f"camera_info stays uncalibrated: {error}")
+        self._info.header = image.header
+        return self._info
+
+    def _report(self) -> Report:
+        values = {**rate_values(self.stats), "state": self.source.state, "frames_read": self.source.frames_read,
+                  "calibrated": self._info is not None and bool(self._info.k[0])}
+        if self.source.state == "waiting":
+            return Report(WARN, f"camera waiting for {self.config['source']} (reconnecting)", values)
+        if self.finished:
+            return Report(OK, "the video has ended", values)
+        return Report(OK, f"{self.source.state}, {self.stats.rate_hz():.1f} images/s", values)
 
     def close(self) -> None:
         self.source.close()
+
+
+def fill_camera_info(info: CameraInfo, calibration: CameraCalibration) -> None:
+    info.distortion_model = calibration.distortion_model
+    info.d = list(calibration.d)
+    info.k, info.r, info.p = list(calibration.k), list(calibration.r), list(calibration.p)
 
 
 def main(argv: list[str] | None = None) -> int:
