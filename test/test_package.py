@@ -1,6 +1,7 @@
 """The package as a user meets it: a ROS-free core, an idempotent set-up, the CLI, setup.py."""
 from __future__ import annotations
 
+import os
 import pkgutil
 import subprocess
 import sys
@@ -90,3 +91,59 @@ def test_setup_fetched_the_demo_video_of_the_main_job() -> None:
     assert demo is not None, "scripts/setup.sh should have put share/dance_recognition/media/demo.mp4 in the venv"
     with VideoReader(demo) as reader:
         assert reader.declared_frames > 100 and reader.declared_size[0] > 0
+
+
+@pytest.mark.slow
+def test_colcon_test_runs_the_pytest_suite(tmp_path: Path) -> None:
+    """What `colcon test` does: a BUILD_TESTING=ON build whose ctest runs this suite with pytest
+    (here narrowed to one test through PYTEST_ADDOPTS, which ament's runner passes on)."""
+    prefix = Path(sys.prefix)
+    if not (prefix / "share" / "ament_cmake_pytest").is_dir():
+        pytest.skip(f"ament_cmake_pytest is not installed in {prefix} (scripts/setup.sh installs it)")
+    env = {**os.environ, "AMENT_PREFIX_PATH": str(prefix), "CMAKE_PREFIX_PATH": str(prefix),
+           "PYTEST_ADDOPTS": "-k test_core_never_imports_rclpy -p no:cacheprovider"}
+    build = tmp_path / "build"
+    configure = subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-DBUILD_TESTING=ON",
+                                f"-DPython3_EXECUTABLE={sys.executable}", f"-DCMAKE_INSTALL_PREFIX={prefix}"],
+                               capture_output=True, text=True, env=env, timeout=600)
+    assert configure.returncode == 0, configure.stdout[-3000:] + configure.stderr[-3000:]
+    result = subprocess.run(["ctest", "-R", "pytest", "--output-on-failure"], cwd=build, capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0 and "Test #1: pytest" in result.stdout, result.stdout[-3000:]
+    report = (build / "test_results" / "dance_recognition" / "pytest.xunit.xml").read_text()
+    assert 'tests="1"' in report and 'failures="0"' in report and 'errors="0"' in report
+
+
+# Import name -> rosdep key (ros/rosdistro rosdep/{base,python}.yaml, or a ROS package); None: no key
+# exists, installed as the README says.
+ROSDEP_KEYS = {
+    "rclpy": "rclpy", "rcl_interfaces": "rcl_interfaces", "ament_index_python": "ament_index_python",
+    "std_msgs": "std_msgs", "builtin_interfaces": "builtin_interfaces", "sensor_msgs": "sensor_msgs",
+    "geometry_msgs": "geometry_msgs", "visualization_msgs": "visualization_msgs",
+    "diagnostic_msgs": "diagnostic_msgs", "cv_bridge": "cv_bridge", "launch": "launch", "launch_ros": "launch_ros",
+    "numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml", "tqdm": "python3-tqdm",
+    "matplotlib": "python3-matplotlib", "scipy": "python3-scipy", "torch": "python3-torch",
+    "mediapipe": "python3-mediapipe-pip", "rosbags": "python3-rosbags-pip",
+    "onnxruntime": "python3-onnxruntime-pip", "mcap": "mcap-ros2-support", "onnx": None,
+}
+
+
+def test_package_xml_declares_every_import() -> None:
+    """rosdep installs only what package.xml names: every module the package imports must be there."""
+    import ast
+    import xml.etree.ElementTree as ElementTree
+
+    declared = {element.text for element in ElementTree.parse(REPO / "package.xml").getroot()
+                if element.tag.endswith("depend")}
+    imported = set()
+    for path in [*(REPO / "dance_recognition").rglob("*.py"), *(REPO / "launch").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"dance_recognition", "__future__"}
+    unknown = third_party - ROSDEP_KEYS.keys()
+    assert not unknown, f"imported but without a rosdep key in this test's table: {sorted(unknown)}"
+    missing = {ROSDEP_KEYS[name] for name in third_party if ROSDEP_KEYS[name]} - declared
+    assert not missing, f"package.xml does not declare {sorted(missing)}"
