@@ -24,6 +24,8 @@ ARGUMENTS = {
     "params_file": ("", "node parameters YAML (empty: the package's config/live.yaml)"),
     "loop": ("", "true to replay a video file"),
     "playback": ("", "native or fast video pacing"),
+    "record": ("", "record the session into this bag folder (empty: no recording)"),
+    "record_images": ("", "also record camera images into the bag: raw or jpeg"),
 }
 
 

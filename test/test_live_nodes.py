@@ -183,7 +183,7 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
 
 def test_launcher_exits_non_zero_when_a_node_is_killed(video, tmp_path) -> None:
     launcher = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
-                                 "--no-record"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                 "--no-annotated-video"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids, lines = {}, []
     try:
         deadline = time.monotonic() + 120

@@ -142,7 +142,9 @@ def _label_events(bag: Bag, topic: str) -> list[LabelEvent]:
 def plan_bag(bag: Bag, config: BagConversionConfig, csv_rows, class_names: list[str] | None) -> BagPlan:
     """Topics and checked label segments of one bag; raises BagError/LabelError naming the bag."""
     plan = BagPlan(bag.path, bag_name(bag.path), notes=list(bag.notes))
-    skeletons = _choose_topic(bag, config.skeleton_topic, (SKELETON_TYPE,), SKELETON_TYPE)
+    # an image topic named explicitly wins over the bag's skeletons (re-estimating poses from images)
+    skeletons = "" if config.image_topic else _choose_topic(bag, config.skeleton_topic, (SKELETON_TYPE,),
+                                                            SKELETON_TYPE)
     images = "" if skeletons else _choose_topic(bag, config.image_topic, (IMAGE_TYPE, COMPRESSED_TYPE),
                                                 "sensor_msgs/msg/Image or CompressedImage")
     if not skeletons and not images:

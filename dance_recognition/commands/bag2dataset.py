@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                  "start, or absolute stamps; empty end = to the end)")
     parser.add_argument("--classes", type=Path, help="class names, one a line (fixes their order; others are errors)")
     parser.add_argument("--skeleton-topic", default="", help="Skeleton topic (default: the bag's only one)")
-    parser.add_argument("--image-topic", default="", help="image topic when the bag has no skeletons "
-                                                          "(default: its only Image/CompressedImage topic)")
+    parser.add_argument("--image-topic", default="", help="run the pose backend over this Image/CompressedImage "
+                                                          "topic, even when the bag has skeletons (default: a bag "
+                                                          "without skeletons uses its only image topic)")
     parser.add_argument("--label-topic", default="", help="LabelEvent topic (default: the bag's only one)")
     add_backend_arguments(parser)
     parser.add_argument("--layout", help="convert keypoints to this layout (default: the bag's own)")

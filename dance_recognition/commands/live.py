@@ -25,9 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--loop", action="store_true", help="replay a video file forever")
     parser.add_argument("--playback", default="", choices=("", "native", "fast"), help="video file pacing")
     parser.add_argument("--reaction", action="store_true", help="also start the example robot reaction node")
-    parser.add_argument("--record", type=Path, help="write image_annotated to this video "
-                                                    "(default for file inputs: dance_recognition_live.mp4)")
-    parser.add_argument("--no-record", action="store_true", help="do not write an annotated video")
+    parser.add_argument("--annotated-video", type=Path, help="write image_annotated to this video "
+                                                             "(default for file inputs: dance_recognition_live.mp4)")
+    parser.add_argument("--no-annotated-video", action="store_true", help="do not write an annotated video")
+    parser.add_argument("--record", default="", metavar="BAG",
+                        help="also record the session into this rosbag2 bag (recorder_node, as `record`)")
+    parser.add_argument("--record-images", choices=("raw", "jpeg"), help="with --record: also the camera images")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: never)")
     parser.set_defaults(handler=_live)
 
@@ -66,11 +69,16 @@ def _live(args: argparse.Namespace) -> int:
         except VideoError as error:
             raise UserError(str(error)) from None
         record = Path("dance_recognition_live.mp4")
-    if args.record is not None:
-        record = args.record
-    if args.no_record:
+    if args.annotated_video is not None:
+        record = args.annotated_video
+    if args.no_annotated_video:
         record = None
+    if args.record and Path(args.record).exists():
+        raise UserError(f"{args.record} exists already; a bag is never overwritten: choose another name")
+    if args.record_images and not args.record:
+        raise UserError("--record-images needs --record BAG")
     arguments = LiveArguments(input=source, backend=args.backend, model=args.model, device=args.device,
                               namespace=args.namespace, params_file=args.params_file,
-                              loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction)
+                              loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction,
+                              record=args.record, record_images=args.record_images or "")
     return run_live(arguments, record=record, fps=fps, duration_s=args.duration)

@@ -41,6 +41,8 @@ class LiveArguments:
     loop: str = ""  # "true" / "false"
     playback: str = ""
     reaction: bool = False  # also start the example robot reaction node
+    record: str = ""  # bag folder to record the session into (recorder_node); empty = no recording
+    record_images: str = ""  # also record the camera images: "" (no), "raw" or "jpeg"
 
 
 def media_file(name: str) -> Path | None:
@@ -78,7 +80,20 @@ def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
              NodeSpec("action_node", "action_node", action)]
     if arguments.reaction:
         nodes.append(NodeSpec("reaction_node", "reaction_node"))
+    if arguments.record:
+        nodes.append(recorder_spec(arguments.record, images=arguments.record_images))
     return nodes
+
+
+def recorder_spec(bag: str, storage: str = "", topics: list[str] | None = None, images: str = "",
+                  label: str = "", duration_s: float = 0.0) -> NodeSpec:
+    """The recorder of ``dance-recognition record`` and of the live graph's ``record`` argument;
+    empty values keep the node's defaults (MCAP, the graph's result and label topics)."""
+    parameters: dict = {"bag": str(Path(bag).absolute())}
+    optional = {"storage": storage, "topics": list(topics or []), "images": images, "label": label,
+                "duration_s": float(duration_s)}
+    parameters.update({key: value for key, value in optional.items() if value})
+    return NodeSpec("recorder_node", "recorder_node", parameters)
 
 
 def params_file(arguments: LiveArguments) -> Path:
@@ -92,7 +107,7 @@ def ros_arguments(spec: NodeSpec, arguments: LiveArguments) -> list[str]:
         args += ["-r", f"__ns:=/{arguments.namespace.strip('/')}"]
     for key, value in spec.parameters.items():
         # values are read as YAML: quote strings so "0" stays the string "0"
-        text = json.dumps(value) if isinstance(value, str) else str(value).lower()
+        text = json.dumps(value) if isinstance(value, (str, list)) else str(value).lower()
         args += ["-p", f"{key}:={text}"]
     for source, target in spec.remappings:
         args += ["-r", f"{source}:={target}"]

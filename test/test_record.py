@@ -1,0 +1,241 @@
+"""`dance-recognition record` as a real process against real publishers (own ROS_DOMAIN_ID, see conftest):
+signals, storages, QoS matching, take labels, and the whole loop live graph -> bag -> dataset -> training."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from bag_samples import skeleton_cdr
+from conftest import REPO, shared_data_dir
+from dance_recognition.msg import LabelEvent, Skeleton
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import Image
+
+from dance_recognition.bags import open_bag
+from dance_recognition.data.dataset import SkeletonDataset
+from dance_recognition.ros.skeleton_conversions import ns_to_stamp, stamp_to_ns
+
+pytestmark = pytest.mark.slow
+
+
+def skeleton_msg(stamp_ns: int, rng: np.random.Generator) -> Skeleton:
+    """A real Skeleton message (rclpy class) from the test bag helper's CDR."""
+    keypoints = np.concatenate([rng.uniform(0, 300, (18, 2)), np.ones((18, 1))], axis=1)
+    return deserialize_message(skeleton_cdr(stamp_ns, {3: keypoints}), Skeleton)
+
+
+@pytest.fixture()
+def node():
+    rclpy.init()
+    created = rclpy.create_node("test_publisher")
+    yield created
+    created.destroy_node()
+    rclpy.try_shutdown()
+
+
+def start_recorder(bag: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "record", str(bag), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+
+
+def wait_matched(node, publishers, recorder: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(p.get_subscription_count() == 0 for p in publishers):
+        assert recorder.poll() is None, recorder.stdout.read()
+        assert time.monotonic() < deadline, "the recorder never subscribed"
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def publish_skeletons(node, publisher, count: int, rate_hz: float = 30.0) -> list[int]:
+    rng = np.random.default_rng(0)
+    stamps = []
+    for _ in range(count):
+        stamp = time.time_ns()
+        publisher.publish(skeleton_msg(stamp, rng))
+        stamps.append(stamp)
+        rclpy.spin_once(node, timeout_sec=1.0 / rate_hz)
+    return stamps
+
+
+@pytest.mark.parametrize(("storage", "stop"), [("mcap", signal.SIGINT), ("sqlite3", signal.SIGTERM)])
+def test_stopped_recording_is_complete(node, tmp_path, storage, stop):
+    """After Ctrl-C or SIGTERM every published message is in a complete bag (metadata.yaml written),
+    and a second reader sees the same messages and stamps."""
+    bag = tmp_path / "session"
+    recorder = start_recorder(bag, "--storage", storage, "--topics", "skeletons", "image_raw")
+    skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    images = node.create_publisher(Image, "image_raw", qos_profile_sensor_data)  # best effort, like camera_node
+    wait_matched(node, [skeletons, images], recorder)
+    stamps = publish_skeletons(node, skeletons, 60)
+    image = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48))
+    for stamp in stamps[:10]:
+        image.header.stamp = ns_to_stamp(stamp)
+        images.publish(image)
+        rclpy.spin_once(node, timeout_sec=0.03)
+    time.sleep(0.5)
+    recorder.send_signal(stop)
+    output = recorder.communicate(timeout=30)[0]
+    assert recorder.returncode == 0, output
+    assert (bag / "metadata.yaml").is_file()
+    assert "/skeletons (dance_recognition/msg/Skeleton): 60 msgs" in output, output
+    with open_bag(bag) as opened:
+        assert not opened.notes and opened.storage == storage
+        recorded = [stamp_to_ns(opened.decode(m).header.stamp) for m in opened.messages(["/skeletons"])]
+        qos = opened.topics["/image_raw"].qos[0]
+        ours = sorted((m.topic, m.log_time_ns, m.data) for m in opened.messages())
+        assert opened.topics["/image_raw"].count >= 8  # best effort, matched: not refused
+    assert recorded == stamps
+    assert qos.reliability.name == "BEST_EFFORT"
+    if storage == "mcap":
+        from mcap.reader import make_reader
+        from mcap_ros2.decoder import DecoderFactory
+
+        with (bag / "session.mcap").open("rb") as f:
+            messages = list(make_reader(f, decoder_factories=[DecoderFactory()]).iter_decoded_messages())
+        theirs = sorted((c.topic, m.log_time, m.data) for _, c, m, _ in messages)
+        decoded = [d for _, c, _, d in messages if c.topic == "/skeletons"]
+        assert decoded[0].people[0].track_id == 3
+    else:
+        from rosbags.rosbag2 import Reader
+
+        with Reader(bag / "session.db3") as reader:
+            theirs = sorted((c.topic, t, bytes(d)) for c, t, d in reader.messages())
+    assert theirs == ours
+
+
+def test_sigkill_keeps_what_was_flushed(node, tmp_path):
+    """The documented guarantee: after kill -9 the bag opens and holds every message received more
+    than flush_period_s (1 s) before the kill."""
+    bag = tmp_path / "killed"
+    recorder = start_recorder(bag, "--topics", "skeletons")
+    skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    wait_matched(node, [skeletons], recorder)
+    stamps = publish_skeletons(node, skeletons, 60)
+    time.sleep(1.6)  # at least one flush after the last message
+    publish_skeletons(node, skeletons, 5)  # may be lost
+    recorder.kill()
+    recorder.communicate(timeout=10)
+    assert not (bag / "metadata.yaml").exists()
+    with open_bag(bag) as opened:
+        assert any("metadata.yaml is missing" in note for note in opened.notes)
+        recorded = [stamp_to_ns(opened.decode(m).header.stamp) for m in opened.messages(["/skeletons"])]
+    assert recorded[:60] == stamps
+
+
+def test_take_label_and_label_events_from_a_script(node, tmp_path):
+    """`record --label` stores the take's class; events published by a script become segments."""
+    bag = tmp_path / "take"
+    recorder = start_recorder(bag, "--topics", "skeletons", "labels", "--label", "wave")
+    skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    labels = node.create_publisher(LabelEvent, "labels", QoSProfile(depth=10))
+    wait_matched(node, [skeletons, labels], recorder)
+    stamps = publish_skeletons(node, skeletons, 30)
+    event = LabelEvent(event=LabelEvent.START, label="squat", track_id=3)
+    event.header.stamp = ns_to_stamp(time.time_ns())
+    labels.publish(event)
+    stamps += publish_skeletons(node, skeletons, 30)
+    time.sleep(0.3)
+    recorder.send_signal(signal.SIGINT)
+    output = recorder.communicate(timeout=30)[0]
+    assert recorder.returncode == 0, output
+    info = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "bag", "info", str(bag)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert "/labels: 2 segment(s)" in info.stdout, info.stdout
+    assert "wave [0.00s.." in info.stdout and "squat [" in info.stdout and "(track 3," in info.stdout
+
+
+# ---------------------------------------------------------------- the whole loop on a real video
+
+def test_live_session_to_dataset_to_training(node, tmp_path):
+    """`live --record` on a real video with label events from a script, an image-only `record`
+    beside it, then bag2dataset (skeletons; images raw and JPEG through MediaPipe) and training."""
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    video = data / "videos" / "ta_chi.mp4"
+    session, images_only = tmp_path / "session", tmp_path / "images_only"
+    live = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
+                             "--record", str(session), "--record-images", "jpeg", "--no-annotated-video"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    beside = start_recorder(images_only, "--topics", "labels", "--images", "raw")
+    labels = node.create_publisher(LabelEvent, "labels", QoSProfile(depth=10))
+    seen: list[int] = []
+    node.create_subscription(Skeleton, "skeletons", lambda m: seen.append(stamp_to_ns(m.header.stamp)),
+                             QoSProfile(depth=100))
+    try:
+        deadline = time.monotonic() + 240
+        while labels.get_subscription_count() < 2 or not seen:  # both recorders and the first skeleton
+            assert live.poll() is None and beside.poll() is None and time.monotonic() < deadline
+            rclpy.spin_once(node, timeout_sec=0.1)
+        segments = []
+        for label in ("wave", "squat"):
+            event = LabelEvent(event=LabelEvent.START, label=label, track_id=LabelEvent.ALL_PEOPLE)
+            event.header.stamp = ns_to_stamp(time.time_ns())
+            labels.publish(event)
+            first = len(seen)
+            while len(seen) < first + 24:  # at least 24 skeleton frames per take
+                assert live.poll() is None and time.monotonic() < deadline, "the live graph stopped"
+                rclpy.spin_once(node, timeout_sec=0.1)
+            segments.append((label, stamp_to_ns(event.header.stamp)))
+        stop = LabelEvent(event=LabelEvent.STOP, label="squat", track_id=LabelEvent.ALL_PEOPLE)
+        stop.header.stamp = ns_to_stamp(time.time_ns())
+        labels.publish(stop)
+        for _ in range(10):
+            rclpy.spin_once(node, timeout_sec=0.05)
+    finally:
+        live.send_signal(signal.SIGINT)
+        beside.send_signal(signal.SIGINT)
+        live_output = live.communicate(timeout=60)[0]
+        beside_output = beside.communicate(timeout=60)[0]
+    assert live.returncode == 0, live_output[-3000:]
+    assert beside.returncode == 0, beside_output[-3000:]
+    with open_bag(session) as bag:
+        assert not bag.notes
+        assert {"/skeletons", "/actions", "/labels", "/image_raw/compressed"} <= set(bag.topics), bag.topics
+        assert bag.topics["/image_raw/compressed"].count > 0
+
+    classes = tmp_path / "classes.txt"
+    classes.write_text("wave\nsquat\n")
+    window = ["--window", "16", "--stride", "8", "--classes", str(classes), "--val-fraction", "0"]
+
+    def bag2dataset(bag: Path, output: str, *args: str) -> dict:
+        result = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "bag2dataset", str(bag),
+                                 str(tmp_path / output), *args, *window],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return json.loads((tmp_path / f"{output}_summary.json").read_text())
+
+    bag2dataset(session, "from_skeletons")
+    dataset = SkeletonDataset(tmp_path / "from_skeletons")
+    assert dataset.layout == "mediapipe_pose_33"
+    counts = dataset.class_counts("train")
+    assert counts["wave"] > 0 and counts["squat"] > 0, counts
+    with open_bag(session) as bag:
+        stamps = sorted(stamp_to_ns(bag.decode(m).header.stamp) for m in bag.messages(["/skeletons"]))
+    for info in dataset.samples:  # every sample lies inside the take it is labelled with
+        label = dataset.class_names[info.label]
+        start = dict(segments)[label]
+        assert stamps[info.start_frame] >= start
+        if label == "wave":
+            assert stamps[info.end_frame - 1] < dict(segments)["squat"]
+
+    for bag, topic, output in ((session, "/image_raw/compressed", "from_jpeg"),
+                               (images_only, "", "from_raw")):
+        summary = bag2dataset(bag, output, *(["--image-topic", topic] if topic else []))
+        record = summary["bags"][str(bag)]
+        assert record["status"] == "ok" and record["frames"] > 0, record
+        assert SkeletonDataset(tmp_path / output).layout == "mediapipe_pose_33"
+
+    train = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "train", str(tmp_path / "from_skeletons"),
+                            str(tmp_path / "run"), "--set", "epochs=1", "--set", "batch_size=4"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    assert (tmp_path / "run" / "best.pt").is_file() or (tmp_path / "run" / "last.pt").is_file()
