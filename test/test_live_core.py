@@ -15,7 +15,15 @@ from dance_recognition.live.frame_source import BackOff, FrameSource
 from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows
 from dance_recognition.live.presence import Presence
-from dance_recognition.ros.graph import LiveArguments, command, live_graph
+from dance_recognition.ros.graph import (
+    LaunchArgumentError,
+    LiveArguments,
+    Outcome,
+    command,
+    exit_outcome,
+    launch_arguments,
+    live_graph,
+)
 from dance_recognition.ros.image_conversion import ImageConversionError, image_to_rgb, rgb_to_image
 from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
@@ -126,25 +134,61 @@ def test_frame_source_waits_for_a_missing_file_and_picks_up_a_replacement(clip, 
     assert frames == 300 and once.finished and once.state == "finished"
 
 
-def test_graph_description_and_launch_file_agree() -> None:
-    arguments = LiveArguments(input="0", backend="openpose", model="m.pt", namespace="robot1", loop="true")
+def test_graph_description_arguments_and_exit_outcomes(tmp_path) -> None:
+    user = tmp_path / "mine.yaml"
+    user.write_text("/**/action_node:\n  ros__parameters:\n    stride: 2\n")
+    arguments = LiveArguments(input="0", backend="openpose", model="m.pt", namespace="robot1", loop="True",
+                              params_file=str(user), use_sim_time="1")
     specs = {spec.name: spec for spec in live_graph(arguments)}
     assert list(specs) == ["camera_node", "pose_node", "action_node"]
     camera = command(specs["camera_node"], arguments)
     assert camera[1:3] == ["-m", "dance_recognition.ros.nodes.camera_node"]
     assert "source:=\"0\"" in camera and "loop:=true" in camera and "__ns:=/robot1" in camera
-    assert any(arg.endswith("live.yaml") for arg in camera)
+    assert 'wait_for_topics:=["skeletons"]' in camera  # a video starts once the whole graph listens
+    # only the user's file, on top of the nodes' own defaults: it overrides only what it names
+    assert [camera[i + 1] for i, a in enumerate(camera) if a == "--params-file"] == [str(user)]
+    assert all("use_sim_time:=true" in command(spec, arguments) for spec in specs.values())
     assert "checkpoint:=\"m.pt\"" in command(specs["action_node"], arguments)
-    assert len(live_graph(LiveArguments(reaction=True))) == 4
+    assert len(live_graph(LiveArguments(reaction="true"))) == 4
 
+    external = live_graph(LiveArguments(camera="false", image_topic="/usb_cam/image_raw"))
+    assert [spec.name for spec in external] == ["pose_node", "action_node"]
+    assert external[0].remappings == [("image_raw", "/usb_cam/image_raw"), ("camera_info", "/usb_cam/camera_info")]
+    assert not any("use_sim_time" in spec.parameters for spec in external)
+
+    for bad, message in ((LiveArguments(reaction="yes"), "reaction:='yes' is not a boolean"),
+                         (LiveArguments(backend="openpse"), "backend:='openpse' is not one of mediapipe, openpose"),
+                         (LiveArguments(playback="slow"), "is not one of native, fast"),
+                         (LiveArguments(params_file=str(tmp_path / "none.yaml")), "does not exist")):
+        with pytest.raises(LaunchArgumentError, match=message):
+            live_graph(bad)
+
+    camera_spec, pose_spec = specs["camera_node"], specs["pose_node"]
+    assert exit_outcome(camera_spec, 0, arguments)[0] is Outcome.DRAIN
+    assert exit_outcome(camera_spec, 0, LiveArguments(end_with_input="false"))[0] is Outcome.CONTINUE
+    outcome, line = exit_outcome(pose_spec, 2, arguments)
+    assert outcome is Outcome.FAIL and line == "pose_node died with exit code 2; stopping the graph"
+    assert exit_outcome(pose_spec, 2, LiveArguments(required="0"))[0] is Outcome.CONTINUE
+    assert exit_outcome(pose_spec, 0, arguments)[0] is Outcome.FAIL  # a node must not end on its own
+
+
+def test_launch_file_declares_the_graph_s_arguments() -> None:
+    """launch/launch_ros are not installable here: the launch file is checked by reading it (its
+    behaviour, through the same graph functions, by the launcher's tests)."""
     tree = ast.parse((REPO / "launch" / "live.launch.py").read_text())
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    assert {"live_graph", "LiveArguments", "generate_launch_description"} <= names | {
-        f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
-    arguments_dict = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "ARGUMENTS")
-    declared = {key.value for key in arguments_dict.value.keys}
-    fields = set(LiveArguments.__dataclass_fields__) - {"reaction"}
-    assert declared == fields, "launch arguments and LiveArguments must match"
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert {"live_graph", "launch_arguments", "exit_outcome", "params_files", "LiveArguments", "GroupAction",
+            "OnProcessExit", "Shutdown", "TimerAction", "DeclareLaunchArgument"} <= called
+    group = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 and isinstance(node.func, ast.Name) and node.func.id == "GroupAction")
+    keywords = {k.arg: k.value for k in group.keywords}
+    assert isinstance(keywords["scoped"], ast.Constant) and keywords["scoped"].value is True
+    inside = {n.func.id for n in ast.walk(keywords["actions"])
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert "SetEnvironmentVariable" in inside, "the DDS profile must be set inside the scoped group"
+    declared = {spec.name for spec in launch_arguments()}
+    assert declared == set(LiveArguments.__dataclass_fields__)
+    assert {s.name: s.choices for s in launch_arguments()}["backend"] == ["", "mediapipe", "openpose"]
 
 
 class FakeWebcam:

@@ -22,7 +22,6 @@ from std_msgs.msg import String
 
 from dance_recognition.data.synthetic import generate_move
 from dance_recognition.models.checkpoint import load_checkpoint
-from dance_recognition.ros.dds_profile import config_file
 from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import ns_to_stamp, pose_frame_to_msg, stamp_to_ns
@@ -100,8 +99,8 @@ def spin_until(node, condition: Callable[[], bool], timeout_s: float, alive: lis
 
 
 def test_video_through_camera_pose_and_action_nodes(video, processes, probe, tmp_path) -> None:
-    params = tmp_path / "live.yaml"
-    params.write_text(config_file("live.yaml").read_text().replace("stride: 4", "stride: 2"))
+    params = tmp_path / "mine.yaml"  # names one parameter: everything else keeps the nodes' defaults
+    params.write_text("/**/action_node:\n  ros__parameters:\n    stride: 2\n")
     arguments = LiveArguments(input=str(video), params_file=str(params), loop="true")
     images, skeletons, labels = [], [], []
     probe.create_subscription(Image, "image_raw", lambda m: images.append(stamp_to_ns(m.header.stamp)),
@@ -211,6 +210,7 @@ def test_camera_reconnects_when_the_video_file_appears_and_is_replaced(video, pr
     probe.create_subscription(Image, "image_raw", lambda m: sizes.append((m.width, m.height)),
                               qos_profile_sensor_data)
     camera = processes.start("camera_node", {"source": str(target), "loop": True, "reconnect_initial_s": 0.1,
+                                             "wait_for_topics": ["image_raw"],
                                              "reconnect_max_s": 0.2, "playback": "fast", "fast_rate_hz": 300.0})
     # the node is up and has tried the missing file (a loaded machine may take seconds to start it)
     assert spin_until(probe, lambda: "camera waiting" in processes.log("camera_node"), 60, [camera])

@@ -216,7 +216,8 @@ def test_camera_info_from_a_calibration_file_scaled_to_the_published_size(video,
     probe.create_subscription(CameraInfo, "camera_info", infos.append, qos_profile_sensor_data)
     probe.create_subscription(Image, "image_raw", images.append, qos_profile_sensor_data)
     camera = processes.start("camera_node", {"source": str(video), "loop": True, "playback": "fast",
-                                             "fast_rate_hz": 60.0, "camera_info_url": f"file://{calibration}"})
+                                             "fast_rate_hz": 60.0, "camera_info_url": f"file://{calibration}",
+                                             "wait_for_topics": ["image_raw"]})
     assert spin_until(probe, lambda: len(infos) >= 3 and images, 60, [camera]), processes.log("camera_node")[-2000:]
     info = infos[-1]
     assert (info.width, info.height) == (340, 256) and images[-1].header.frame_id == "camera_optical_frame"

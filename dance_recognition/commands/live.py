@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="", help="action model checkpoint (default: the demo model)")
     parser.add_argument("--device", default="", help="model device: cpu, cuda, auto")
     parser.add_argument("--namespace", default="", help="ROS namespace of the nodes and topics")
-    parser.add_argument("--params-file", default="", help="node parameters (default: config/live.yaml)")
+    parser.add_argument("--params-file", default="", help="a node parameters YAML; it overrides only what it names "
+                                                           "(template: share/dance_recognition/config/live.yaml)")
     parser.add_argument("--loop", action="store_true", help="replay a video file forever")
     parser.add_argument("--playback", default="", choices=("", "native", "fast"), help="video file pacing")
     parser.add_argument("--reaction", action="store_true", help="also start the example robot reaction node")
@@ -31,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", default="", metavar="BAG",
                         help="also record the session into this rosbag2 bag (recorder_node, as `record`)")
     parser.add_argument("--record-images", choices=("raw", "jpeg"), help="with --record: also the camera images")
+    parser.add_argument("--no-camera", action="store_true",
+                        help="start no camera_node: take images from --image-topic (a camera driver, a bag)")
+    parser.add_argument("--image-topic", default="", help="image topic of the graph (default: image_raw)")
+    parser.add_argument("--use-sim-time", action="store_true", help="every node on /clock time (bags, simulators)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="a node that dies does not end the graph (default: it does, with exit code 1)")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="keep the graph running after a video played once (default: it ends after draining)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: never)")
     parser.set_defaults(handler=_live)
 
@@ -58,9 +67,12 @@ def _live(args: argparse.Namespace) -> int:
     from dance_recognition.ros.graph import LiveArguments
     from dance_recognition.ros.launcher import run_live
 
-    source = args.input or _default_input()
+    if args.no_camera and args.input:
+        raise UserError("--input and --no-camera exclude each other: without a camera the images come from "
+                        "--image-topic")
+    source = "" if args.no_camera else args.input or _default_input()
     fps, record = 30.0, None
-    if not is_device(source):
+    if source and not is_device(source):
         if not Path(source).is_file():
             raise UserError(f"input {source} is neither a webcam nor an existing video file")
         try:
@@ -80,5 +92,8 @@ def _live(args: argparse.Namespace) -> int:
     arguments = LiveArguments(input=source, backend=args.backend, model=args.model, device=args.device,
                               namespace=args.namespace, params_file=args.params_file,
                               loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction,
-                              record=args.record, record_images=args.record_images or "")
+                              record=args.record, record_images=args.record_images or "",
+                              camera=not args.no_camera, image_topic=args.image_topic,
+                              use_sim_time=args.use_sim_time, required=not args.keep_going,
+                              end_with_input=not args.keep_running)
     return run_live(arguments, record=record, fps=fps, duration_s=args.duration)

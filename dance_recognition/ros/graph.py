@@ -1,19 +1,110 @@
-"""The live graph, described once: which nodes, with which parameters and names.
+"""The live graph, described once: its arguments, nodes, parameters, names, and when it ends.
 
 Both ``launch/live.launch.py`` (for ROS 2 installs) and ``dance-recognition live`` (the
 package's own launcher, for machines without ``ros2 launch``) build their processes from
-``live_graph``, so the two cannot drift apart. No rclpy import here.
+``live_graph`` and decide what a node's exit means with ``exit_outcome``, so the two cannot drift
+apart and the launcher's tests cover both. Standard library only: ``ros2 launch`` imports this
+module under the system Python, without torch or numpy.
+
+Defaults have one source: each node's declared parameters. A ``params_file`` overrides only the
+parameters it names, and a launch argument left empty changes nothing.
 """
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 
-from dance_recognition.ros.dds_profile import config_dirs, config_file
+from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.ros.dds_profile import config_dirs
 
 PACKAGE = "dance_recognition"
+DRAIN_S = 3.0  # after the input ends: time for the frames in flight to become labels
+TRUE_TEXTS, FALSE_TEXTS = ("true", "1"), ("false", "0")  # what launch's IfCondition accepts
+
+
+class LaunchArgumentError(DanceRecognitionError):
+    """A launch argument with a value the graph cannot use."""
+
+
+def as_bool(name: str, value: str | bool) -> bool:
+    """A boolean argument read as launch's IfCondition reads it: true/false/1/0, any case;
+    anything else is an error rather than a silent false."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in TRUE_TEXTS:
+        return True
+    if text in FALSE_TEXTS:
+        return False
+    raise LaunchArgumentError(f"{name}:={value!r} is not a boolean: use true or false (or 1 / 0)")
+
+
+def _argument(default: str, description: str, choices: tuple[str, ...] | None = None, boolean: bool = False):
+    return field(default=default, metadata={"description": description, "choices": choices, "boolean": boolean})
+
+
+@dataclass
+class LiveArguments:
+    """The launch arguments, as text like ``ros2 launch`` gives them; empty means "not given"."""
+
+    input: str = _argument("", "webcam index, /dev/videoN or a video file (empty: camera_node's default, webcam 0)")
+    backend: str = _argument("", "pose backend (empty: pose_node's default, mediapipe)", ("", "mediapipe", "openpose"))
+    model: str = _argument("", "action model checkpoint (empty: the packaged demo model)")
+    device: str = _argument("", "model device: cpu, cuda, cuda:N or auto (empty: action_node's default, cpu)")
+    namespace: str = _argument("", "namespace of the nodes and topics")
+    params_file: str = _argument("", "a node parameters YAML; it overrides only the parameters it names")
+    loop: str = _argument("", "replay a video file at its end (empty: no)", boolean=True)
+    playback: str = _argument("", "video file pacing (empty: native)", ("", "native", "fast"))
+    camera: str = _argument("true", "start camera_node; false: take images from image_topic (a driver, a bag)",
+                            boolean=True)
+    image_topic: str = _argument("", "image topic of the graph (empty: image_raw); its camera_info beside it")
+    use_sim_time: str = _argument("false", "every node on /clock time (bags played with --clock, simulators)",
+                                  boolean=True)
+    required: str = _argument("true", "a node that dies with an error ends the graph (exit code 1)", boolean=True)
+    end_with_input: str = _argument("true", "a video played once ends the graph after draining", boolean=True)
+    reaction: str = _argument("false", "also start the example robot reaction node", boolean=True)
+    record: str = _argument("", "record the session into this bag folder (empty: no recording)")
+    record_images: str = _argument("", "also record camera images into the bag (empty: no)", ("", "raw", "jpeg"))
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, bool):  # convenience for Python callers
+                setattr(self, spec.name, "true" if value else "false")
+
+    def flag(self, name: str) -> bool:
+        """A boolean argument; an empty one is false."""
+        value = getattr(self, name)
+        return as_bool(name, value) if value != "" else False
+
+    def validate(self) -> None:
+        """One clear error for the first argument the graph cannot use."""
+        for spec in fields(self):
+            value, choices = getattr(self, spec.name), spec.metadata["choices"]
+            if spec.metadata["boolean"] and value != "":
+                as_bool(spec.name, value)
+            if choices is not None and value not in choices:
+                raise LaunchArgumentError(f"{spec.name}:={value!r} is not one of {', '.join(c for c in choices if c)}")
+        if self.params_file and not Path(self.params_file).is_file():
+            raise LaunchArgumentError(f"params_file:={self.params_file} does not exist")
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    name: str
+    default: str
+    description: str
+    choices: list[str] | None
+
+
+def launch_arguments() -> list[ArgumentSpec]:
+    """What the launch file declares (DeclareLaunchArgument with these choices)."""
+    return [ArgumentSpec(spec.name, spec.default, spec.metadata["description"],
+                         list(spec.metadata["choices"]) if spec.metadata["choices"] else None)
+            for spec in fields(LiveArguments)]
 
 
 @dataclass
@@ -28,23 +119,6 @@ class NodeSpec:
         return f"{PACKAGE}.ros.nodes.{self.executable}"
 
 
-@dataclass
-class LiveArguments:
-    """The launch arguments; empty strings mean "keep the params file's value"."""
-
-    input: str = ""  # webcam index, /dev/videoN or a video file
-    backend: str = ""
-    model: str = ""  # action model checkpoint
-    device: str = ""
-    namespace: str = ""
-    params_file: str = ""
-    loop: str = ""  # "true" / "false"
-    playback: str = ""
-    reaction: bool = False  # also start the example robot reaction node
-    record: str = ""  # bag folder to record the session into (recorder_node); empty = no recording
-    record_images: str = ""  # also record the camera images: "" (no), "raw" or "jpeg"
-
-
 def media_file(name: str) -> Path | None:
     """Media fetched at set-up (share/dance_recognition/media), None when absent."""
     for folder in config_dirs():
@@ -54,34 +128,44 @@ def media_file(name: str) -> Path | None:
     return None
 
 
-def _as_bool(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
+def _image_remappings(topic: str) -> list[tuple[str, str]]:
+    """image_raw -> ``topic``, and camera_info beside it (image_transport's convention)."""
+    if not topic:
+        return []
+    head, separator, _ = topic.rpartition("/")
+    info = f"{head}/camera_info" if separator else "camera_info"
+    return [("image_raw", topic), ("camera_info", info)]
 
 
 def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
+    arguments.validate()
     camera, pose, action = {}, {}, {}
     if arguments.input:
         camera["source"] = arguments.input
     if arguments.loop:
-        camera["loop"] = _as_bool(arguments.loop)
+        camera["loop"] = arguments.flag("loop")
     if arguments.playback:
         camera["playback"] = arguments.playback
+    # a video file starts once the whole graph listens, not only pose_node: a short clip's first
+    # window must reach action_node
+    camera["wait_for_topics"] = ["skeletons"]
     if arguments.backend:
         pose["backend"] = arguments.backend
     if arguments.model:
         action["checkpoint"] = arguments.model
     if arguments.device:
         action["device"] = arguments.device
-    nodes = [NodeSpec("camera_node", "camera_node", camera), NodeSpec("pose_node", "pose_node", pose),
-             NodeSpec("action_node", "action_node", action)]
-    if arguments.reaction:
+    images = _image_remappings(arguments.image_topic)
+    nodes = [NodeSpec("pose_node", "pose_node", pose, list(images)), NodeSpec("action_node", "action_node", action)]
+    if arguments.flag("camera"):
+        nodes.insert(0, NodeSpec("camera_node", "camera_node", camera, list(images)))
+    if arguments.flag("reaction"):
         nodes.append(NodeSpec("reaction_node", "reaction_node"))
     if arguments.record:
         nodes.append(recorder_spec(arguments.record, images=arguments.record_images))
+    if arguments.flag("use_sim_time"):
+        for spec in nodes:
+            spec.parameters["use_sim_time"] = True
     return nodes
 
 
@@ -96,19 +180,29 @@ def recorder_spec(bag: str, storage: str = "", topics: list[str] | None = None, 
     return NodeSpec("recorder_node", "recorder_node", parameters)
 
 
-def params_file(arguments: LiveArguments) -> Path:
-    return Path(arguments.params_file) if arguments.params_file else config_file("live.yaml")
+def params_files(arguments: LiveArguments) -> list[Path]:
+    """The user's params file, if any: on top of the nodes' own defaults, so it changes only what it names."""
+    return [Path(arguments.params_file)] if arguments.params_file else []
+
+
+def _parameter_text(value) -> str:
+    """A value as YAML for ``-p``: strings quoted so "0" stays the string "0"."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, list)):
+        return json.dumps(value)
+    return str(value)
 
 
 def ros_arguments(spec: NodeSpec, arguments: LiveArguments) -> list[str]:
     """``--ros-args`` of a node process, as ``ros2 launch`` would pass them."""
-    args = ["--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file(arguments))]
+    args = ["--ros-args", "-r", f"__node:={spec.name}"]
+    for path in params_files(arguments):
+        args += ["--params-file", str(path)]
     if arguments.namespace:
         args += ["-r", f"__ns:=/{arguments.namespace.strip('/')}"]
     for key, value in spec.parameters.items():
-        # values are read as YAML: quote strings so "0" stays the string "0"
-        text = json.dumps(value) if isinstance(value, (str, list)) else str(value).lower()
-        args += ["-p", f"{key}:={text}"]
+        args += ["-p", f"{key}:={_parameter_text(value)}"]
     for source, target in spec.remappings:
         args += ["-r", f"{source}:={target}"]
     return args
@@ -116,3 +210,20 @@ def ros_arguments(spec: NodeSpec, arguments: LiveArguments) -> list[str]:
 
 def command(spec: NodeSpec, arguments: LiveArguments) -> list[str]:
     return [sys.executable, "-m", spec.module, *ros_arguments(spec, arguments)]
+
+
+class Outcome(Enum):
+    CONTINUE = "continue"  # the rest of the graph runs on
+    DRAIN = "drain"  # the input has ended: stop after DRAIN_S, exit code 0
+    FAIL = "fail"  # stop now, exit code 1
+
+
+def exit_outcome(spec: NodeSpec, code: int, arguments: LiveArguments) -> tuple[Outcome, str]:
+    """What a node's exit (while the graph runs) means for the graph, and the line that says so."""
+    if spec.executable == "camera_node" and code == 0:
+        outcome = Outcome.DRAIN if arguments.flag("end_with_input") else Outcome.CONTINUE
+        return outcome, "the input has ended" + ("; draining the pipeline" if outcome is Outcome.DRAIN else "")
+    what = f"{spec.name} died with exit code {code}" if code != 0 else f"{spec.name} exited"
+    if arguments.flag("required"):
+        return Outcome.FAIL, f"{what}; stopping the graph"
+    return Outcome.CONTINUE, f"{what}; the others run on (required:=false)"

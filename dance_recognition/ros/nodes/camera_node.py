@@ -1,6 +1,6 @@
 """camera_node: a webcam or a video file -> sensor_msgs/Image (``image_raw``) + CameraInfo.
 
-Parameters (all read-only, see ``config/live.yaml``): ``source`` (webcam index, /dev/videoN or a
+Parameters (all read-only; the defaults declared here are the only ones): ``source`` (webcam index, /dev/videoN or a
 video path), ``loop`` (files), ``playback`` (``native``: the file's frame rate; ``fast``: as fast
 as ``fast_rate_hz`` allows, for offline processing where consumers drop what they cannot take),
 ``fps`` (0 = the source's), ``frame_id`` (default ``camera_optical_frame``: image axes are the
@@ -8,7 +8,10 @@ optical frame's, REP-103), ``max_width`` (downscale wider frames; 0 = never),
 ``reconnect_initial_s``/``reconnect_max_s`` (back-off when the camera disconnects),
 ``camera_info_url`` (a camera_calibration YAML as ``file:///...``, ``package://...`` or a path:
 ``camera_info`` then carries its K, D, R, P, scaled to the published size; empty: an all-zero K,
-which CameraInfo defines as uncalibrated). A file played once ends the node with exit code 0.
+which CameraInfo defines as uncalibrated), ``wait_for_subscriber``/``wait_for_topics`` (a video
+file starts once image_raw and each of these topics has a subscriber; the live graph names
+``skeletons`` so a short clip's first frames reach action_node). A file played once ends the node
+with exit code 0.
 Health (state, rate, frames) goes to ``/diagnostics``.
 """
 from __future__ import annotations
@@ -33,14 +36,14 @@ class CameraNode(Node):
         super().__init__("camera_node")
         config = {
             "source": declare(self, "source", "0", "webcam index, /dev/videoN, or a video file path"),
-            "loop": declare(self, "loop", True, "replay a video file from the start at its end"),
+            "loop": declare(self, "loop", False, "replay a video file from the start at its end"),
             "playback": declare(self, "playback", "native", "native (file frame rate) or fast"),
             "fps": declare(self, "fps", 0.0, "publishing rate for native playback; 0 = the source's", (0.0, 240.0)),
             "fast_rate_hz": declare(self, "fast_rate_hz", 200.0, "upper rate for fast playback", (1.0, 1000.0)),
             "frame_id": declare(self, "frame_id", "camera_optical_frame", "frame_id of the images (an optical frame)"),
             "camera_info_url": declare(self, "camera_info_url", "",
                                        "calibration YAML: file:///..., package://... or a path; empty = uncalibrated"),
-            "max_width": declare(self, "max_width", 0, "downscale frames wider than this; 0 = never", (0, 8192)),
+            "max_width": declare(self, "max_width", 640, "downscale frames wider than this; 0 = never", (0, 8192)),
             "reconnect_initial_s": declare(self, "reconnect_initial_s", 0.5, "first reconnect delay", (0.05, 60.0)),
             "reconnect_max_s": declare(self, "reconnect_max_s", 8.0, "longest reconnect delay", (0.1, 600.0)),
             "stats_period_s": declare(self, "stats_period_s", 10.0, "statistics log period; 0 = off", (0.0, 3600.0)),
@@ -48,6 +51,9 @@ class CameraNode(Node):
                                             (0.0, 3600.0)),
             "wait_for_subscriber": declare(self, "wait_for_subscriber", True,
                                            "video files: start playing once image_raw has a subscriber"),
+            "wait_for_topics": declare(self, "wait_for_topics", ["image_raw"],
+                                       "video files: ... and once each of these topics has a subscriber "
+                                       "(the live graph adds skeletons: the whole graph listens)"),
         }
         if config["playback"] not in ("native", "fast"):
             raise ValueError(f"playback must be native or fast, not {config['playback']!r}")
@@ -87,8 +93,8 @@ class CameraNode(Node):
         if now < self._next_publish or self.finished:
             return
         if (self.config["wait_for_subscriber"] and not self.source.device and self.source.frames_read == 0
-                and self.image_publisher.get_subscription_count() == 0):
-            return  # a file is not live: do not play it to nobody
+                and not self._graph_listens()):
+            return  # a file is not live: do not play it to nobody, nor to half a graph
         image = self.source.read()
         if image is None:
             if self.source.finished:
@@ -101,6 +107,16 @@ class CameraNode(Node):
         self.image_publisher.publish(msg)
         self.info_publisher.publish(self._camera_info(msg))
         self.stats.record()
+
+    def _graph_listens(self) -> bool:
+        """image_raw has a subscriber, and so has each of ``wait_for_topics`` (names resolved with
+        this node's namespace and remappings)."""
+        if self.image_publisher.get_subscription_count() == 0:
+            return False
+        for topic in self.config["wait_for_topics"]:
+            if topic and self.count_subscribers(self.resolve_topic_name(topic)) == 0:
+                return False
+        return True
 
     def _camera_info(self, image: Image) -> CameraInfo:
         if self._info is None or (self._info.width, self._info.height) != (image.width, image.height):
