@@ -265,3 +265,50 @@ def test_camera_calibration_files_urls_and_scaling(tmp_path) -> None:
     centre = Intrinsics.assumed(640, 480).point_at(320, 240, 2.0)
     assert centre == pytest.approx((0.0, 0.0, 2.0))
     assert Intrinsics.from_k(half.k).point_at(470, 128, 2.0)[0] == pytest.approx(2.0)
+
+
+def _launch_file(monkeypatch):
+    import importlib.util
+
+    import fake_launch
+
+    fake_launch.install(monkeypatch)
+    spec = importlib.util.spec_from_file_location("live_launch", REPO / "launch" / "live.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, fake_launch
+
+
+def test_launch_file_builds_the_graph_and_ends_it_like_the_launcher(monkeypatch) -> None:
+    """Runs launch/live.launch.py's own functions on a FAKE launch API (see fake_launch.py)."""
+    module, fake = _launch_file(monkeypatch)
+    description = module.generate_launch_description()
+    entities = description.args[0]
+    declared = {e.name: e for e in entities if isinstance(e, fake.DeclareLaunchArgument)}
+    assert declared["backend"].choices == ["", "mediapipe", "openpose"] and declared["required"].default_value == "true"
+    (group,) = [e for e in entities if type(e).__name__ == "GroupAction"]
+    assert group.kwargs["scoped"] is True  # the DDS profile never leaks into an including launch file
+    set_env, opaque = group.kwargs["actions"]
+    assert type(set_env).__name__ == "SetEnvironmentVariable" and set_env.args[0] == "FASTDDS_DEFAULT_PROFILES_FILE"
+
+    values = {name: spec.default_value for name, spec in declared.items() if isinstance(spec.default_value, str)}
+    context = fake.Context({**values, "camera": "False", "image_topic": "/usb_cam/image_raw", "use_sim_time": "1",
+                            "namespace": "robot1"})
+    actions = opaque.kwargs["function"](context)
+    nodes = [a for a in actions if type(a).__name__ == "Node"]
+    assert [n.kwargs["executable"] for n in nodes] == ["pose_node", "action_node"]
+    assert all(n.kwargs["parameters"][-1]["use_sim_time"] is True and n.kwargs["namespace"] == "robot1"
+               for n in nodes)
+    assert ("image_raw", "/usb_cam/image_raw") in nodes[0].kwargs["remappings"]
+
+    context = fake.Context(values)
+    actions = opaque.kwargs["function"](context)
+    handlers = {a.args[0].kwargs["target_action"].kwargs["executable"]: a.args[0].kwargs["on_exit"]
+                for a in actions if type(a).__name__ == "RegisterEventHandler"}
+    with pytest.raises(module.GraphStopped, match="pose_node died with exit code 2; stopping the graph"):
+        handlers["pose_node"](fake.ProcessExited(2), context)  # launch turns this into exit code 1
+    (timer,) = handlers["camera_node"](fake.ProcessExited(0), context)
+    assert timer.kwargs["period"] == 3.0 and type(timer.kwargs["actions"][0]).__name__ == "Shutdown"
+    assert handlers["pose_node"](fake.ProcessExited(-2), fake.Context(values, is_shutdown=True)) is None
+    with pytest.raises(LaunchArgumentError, match="reaction:='yes' is not a boolean"):
+        opaque.kwargs["function"](fake.Context({**values, "reaction": "yes"}))
