@@ -161,6 +161,20 @@ def test_train_resume_and_checkpoint_carry_everything(moves, tmp_path) -> None:
         train(moves, tmp_path / "run", load_config(None, [*SMALL, "epochs=4", "optim.lr=0.5"]), resume=True)
 
 
+def test_unpadded_training_gives_an_exactly_streamable_checkpoint(moves, tmp_path) -> None:
+    too_long = [*SMALL, "epochs=1", "model.temporal_padding=false", "model.temporal_kernel=9"]  # RF 1+8*4 = 33
+    with pytest.raises(ConfigError, match="at least 33 frames"):
+        train(moves, tmp_path / "refused", load_config(None, too_long), show_progress=False)
+    fits = [*SMALL, "epochs=1", "model.temporal_padding=false", "model.temporal_kernel=5"]  # RF 17 <= 24 frames
+    result = train(moves, tmp_path / "run", load_config(None, fits), show_progress=False)
+    loaded = load_checkpoint(result.best_checkpoint)
+    assert loaded.card.config.temporal_padding is False and loaded.card.config.receptive_field == 17
+    from dance_recognition.models.streaming_classifier import StreamingClassifier
+
+    stream = StreamingClassifier(result.best_checkpoint, every=1, script=False)
+    assert stream.exact and stream.plan.window == 23  # 17 + 3 x stride 2: the newest 23 of the 24 frames
+
+
 def test_training_is_deterministic_with_a_seed(moves, tmp_path) -> None:
     config = load_config(None, [*SMALL, "epochs=1", "seed=3"])
     runs = [train(moves, tmp_path / f"r{i}", config, show_progress=False) for i in range(2)]

@@ -7,13 +7,14 @@ inference mode on the chosen device. A streaming (per-frame) implementation can 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
 import numpy as np
 import torch
 
-from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.models.checkpoint import CheckpointError, load_checkpoint
 from dance_recognition.models.device import resolve_device
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputMismatchError
@@ -33,6 +34,12 @@ class ActionClassifier:
             log.warning("TorchScript freeze failed (%s); running the eager fused model", error)
             self.network = fused
         self.spec = self.card.input_spec()
+        config = loaded.model.config
+        if not config.temporal_padding:  # the frames an unpadded network reads: the newest ones, on its stride grid
+            try:
+                self.spec = dataclasses.replace(self.spec, window=config.used_frames(self.spec.window))
+            except ValueError as error:
+                raise CheckpointError(f"{checkpoint}: {error}") from None
 
     @property
     def classes(self) -> list[str]:

@@ -17,6 +17,7 @@ joints, persons. Output: ``(N, num_classes)`` logits, averaged over persons as t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -45,6 +46,9 @@ class STGCNConfig:
     edge_importance: bool = True
     max_hop: int = 1
     dilation: int = 1
+    # False: no temporal zero-padding (each block shortens the sequence); the form a streaming
+    # model reproduces exactly (models/streaming.py). The reference and old checkpoints pad.
+    temporal_padding: bool = True
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -55,7 +59,40 @@ class STGCNConfig:
             raise ValueError(f"temporal_kernel must be odd, got {self.temporal_kernel}")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {self.num_classes}")
+        if any(s < 1 for s in self.strides):
+            raise ValueError(f"strides must be positive, got {self.strides}")
         get_layout(self.layout)  # unknown layouts fail here, with the list of known ones
+
+    @property
+    def total_stride(self) -> int:
+        """Frames between two consecutive outputs of the last block."""
+        return math.prod(self.strides)
+
+    @property
+    def receptive_field(self) -> int:
+        """Frames that one output column of the last block depends on: 1 + (k-1) * sum of the
+        strides of all earlier blocks (each temporal kernel spans k taps spaced by the product of
+        the strides before it)."""
+        spacing, field = 1, 1
+        for stride in self.strides:
+            field += (self.temporal_kernel - 1) * spacing
+            spacing *= stride
+        return field
+
+    def used_frames(self, window: int) -> int:
+        """Frames of a ``window`` that an unpadded network reads: RF + (N-1) * S for its N last-block
+        outputs; the newest (window - RF) mod S frames fall off the stride grid."""
+        self.check_window(window)
+        return window - (window - self.receptive_field) % self.total_stride
+
+    def check_window(self, window: int) -> None:
+        """An unpadded network needs at least its receptive field; refuse shorter windows clearly."""
+        if not self.temporal_padding and window < self.receptive_field:
+            raise ValueError(
+                f"a window of {window} frames is shorter than the receptive field of this unpadded network: "
+                f"{self.receptive_field} frames (temporal_kernel {self.temporal_kernel}, strides "
+                f"{list(self.strides)}); use a window of at least {self.receptive_field} frames, "
+                "or a smaller temporal_kernel, fewer blocks or smaller strides")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -103,10 +140,16 @@ class GraphConv(nn.Module):
 class STGCNBlock(nn.Module):
     def __init__(
         self, in_channels: int, out_channels: int, num_subsets: int, temporal_kernel: int, stride: int,
-        dropout: float, residual: bool,
+        dropout: float, residual: bool, temporal_padding: bool = True,
     ) -> None:
         super().__init__()
         padding = (temporal_kernel - 1) // 2
+        # Unpadded: output j of the temporal conv is centred on input j*stride + (k-1)/2, so the
+        # residual starts there too (the padded form centres output j on input j*stride).
+        self.crop = 0 if temporal_padding else padding
+        self.stride = stride
+        if not temporal_padding:
+            padding = 0
         self.gcn = GraphConv(in_channels, out_channels, num_subsets)
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(out_channels),
@@ -126,8 +169,13 @@ class STGCNBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:  # noqa: N803
-        res = self.residual(x)
-        return F.relu(self.tcn(self.gcn(x, A)) + res)
+        y = self.tcn(self.gcn(x, A))
+        return F.relu(y + self.residual(_residual_input(x, y.shape[2], self.crop, self.stride)))
+
+
+def _residual_input(x: torch.Tensor, frames_out: int, crop: int, stride: int) -> torch.Tensor:
+    """The input frames the residual of ``frames_out`` outputs reads (all of them when padded)."""
+    return x[:, :, crop:crop + (frames_out - 1) * stride + 1]
 
 
 class STGCN(nn.Module):
@@ -145,6 +193,7 @@ class STGCN(nn.Module):
         num_subsets, num_joints = A.shape[0], A.shape[1]
         self.num_joints = num_joints
         self.in_channels = config.in_channels
+        self.min_frames = 1 if config.temporal_padding else config.receptive_field
         self.data_bn = nn.BatchNorm1d(config.in_channels * num_joints)
         blocks = []
         in_channels = config.in_channels
@@ -152,6 +201,7 @@ class STGCN(nn.Module):
             blocks.append(STGCNBlock(
                 in_channels, out_channels, num_subsets, config.temporal_kernel, stride,
                 dropout=0.0 if index == 0 else config.dropout, residual=index != 0,
+                temporal_padding=config.temporal_padding,
             ))
             in_channels = out_channels
         self.st_gcn_networks = nn.ModuleList(blocks)
@@ -169,6 +219,9 @@ class STGCN(nn.Module):
                 f"input has {C} channels and {V} joints; this model takes {self.in_channels} channels and "
                 f"{self.num_joints} joints ({self.layout_name})"
             )
+        if self.min_frames > T:
+            raise ValueError(f"a window of {T} frames is shorter than the receptive field of this unpadded "
+                             f"network; use a window of at least {self.min_frames} frames")
         x = x.permute(0, 4, 3, 1, 2).reshape(N * M, V * C, T)
         x = self.data_bn(x)
         x = x.view(N, M, V, C, T).permute(0, 1, 3, 4, 2).reshape(N * M, C, T, V)
@@ -199,6 +252,7 @@ class _FusedBlockWeights:
     tcn_bias: torch.Tensor
     stride: int
     residual: str
+    temporal_padding: bool = True
     residual_weight: torch.Tensor | None = None
     residual_bias: torch.Tensor | None = None
 
@@ -211,8 +265,11 @@ class FusedBlock(nn.Module):
         self.register_buffer("A", w.A.unsqueeze(1).contiguous())  # (K, 1, V, V)
         self.gcn_weight = nn.Parameter(w.gcn_weight, requires_grad=False)
         self.register_buffer("gcn_bias", w.gcn_bias[None, :, None, :].contiguous())  # (1, C_out, 1, V)
+        half = (w.tcn_weight.shape[2] - 1) // 2
+        self.crop = 0 if w.temporal_padding else half
+        self.stride = w.stride
         self.tcn = nn.Conv2d(w.tcn_weight.shape[1], w.tcn_weight.shape[0], (w.tcn_weight.shape[2], 1),
-                             (w.stride, 1), ((w.tcn_weight.shape[2] - 1) // 2, 0))
+                             (w.stride, 1), (half if w.temporal_padding else 0, 0))
         self.tcn.weight.data.copy_(w.tcn_weight)
         self.tcn.bias.data.copy_(w.tcn_bias)
         self.residual_mode = {"none": 0, "identity": 1, "conv": 2}[w.residual]
@@ -229,9 +286,9 @@ class FusedBlock(nn.Module):
         y = F.relu(F.conv2d(aggregated, self.gcn_weight) + self.gcn_bias)
         y = self.tcn(y)
         if self.residual_mode == 1:
-            y = y + x
+            y = y + _residual_input(x, y.shape[2], self.crop, self.stride)
         elif self.residual_mode == 2:
-            y = y + self.residual(x)
+            y = y + self.residual(_residual_input(x, y.shape[2], self.crop, self.stride))
         return F.relu(y)
 
 
@@ -245,6 +302,7 @@ class FusedSTGCN(nn.Module):
         self.config = model.config
         self.num_joints = model.num_joints
         self.in_channels = model.in_channels
+        self.min_frames = 1 if model.config.temporal_padding else model.config.receptive_field
         with torch.no_grad():
             scale, shift = _bn_scale_shift(model.data_bn)  # channel index = v * C + c
             V, C = model.num_joints, model.in_channels  # noqa: N806
@@ -264,6 +322,7 @@ class FusedSTGCN(nn.Module):
                     tcn_weight=(conv.weight * s1[:, None, None, None]).clone(),
                     tcn_bias=(conv.bias * s1 + t1).clone(),
                     stride=conv.stride[0],
+                    temporal_padding=model.config.temporal_padding,
                     residual="none" if isinstance(block.residual, ZeroResidual) else
                     "identity" if isinstance(block.residual, nn.Identity) else "conv",
                 )
@@ -282,6 +341,9 @@ class FusedSTGCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, C, T, V, M = x.shape  # noqa: N806
+        if self.min_frames > T:
+            raise ValueError(f"a window of {T} frames is shorter than the receptive field of this unpadded "
+                             f"network; use a window of at least {self.min_frames} frames")
         x = x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V) * self.input_scale + self.input_shift
         for block in self.blocks:
             x = block(x)

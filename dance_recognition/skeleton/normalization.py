@@ -50,9 +50,20 @@ def _centre(sequence: np.ndarray, layout: Layout, pair: tuple[str, str]) -> np.n
     return joints.mean(axis=-2)
 
 
+def torso_lengths(sequence: np.ndarray, layout: Layout | str) -> np.ndarray:
+    """(M, T) shoulder-centre to hip-centre distance per frame, NaN where either is missing."""
+    layout = get_layout(layout)
+    sequence = _validate(sequence)
+    hips = _centre(sequence, layout, ("left_hip", "right_hip"))
+    shoulders = _centre(sequence, layout, ("left_shoulder", "right_shoulder"))
+    return np.linalg.norm(shoulders - hips, axis=-1)
+
+
 def body_centred(sequence: np.ndarray, image_size: tuple[int, int] | None = None,
-                 layout: Layout | str | None = None) -> np.ndarray:
-    """Hip-centred, torso-scaled coordinates (see module docstring); needs ``layout``."""
+                 layout: Layout | str | None = None, *, scale: np.ndarray | None = None) -> np.ndarray:
+    """Hip-centred, torso-scaled coordinates (see module docstring); needs ``layout``. ``scale``
+    (M,) replaces the sequence's median torso length: a streaming model normalises each frame as
+    it arrives, with the median over the frames seen so far (live/person_streams.py)."""
     if layout is None:
         raise ValueError("body_centred normalisation needs the keypoint layout")
     layout = get_layout(layout)
@@ -60,10 +71,12 @@ def body_centred(sequence: np.ndarray, image_size: tuple[int, int] | None = None
     hips = _centre(sequence, layout, ("left_hip", "right_hip"))
     shoulders = _centre(sequence, layout, ("left_shoulder", "right_shoulder"))
     origin = np.where(np.isfinite(hips), hips, shoulders)  # (M, T, 2)
-    torso = np.linalg.norm(shoulders - hips, axis=-1)  # (M, T)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a person never seen whole: all-NaN slice
-        scale = np.nanmedian(torso, axis=1)  # (M,)
+    if scale is None:
+        torso = np.linalg.norm(shoulders - hips, axis=-1)  # (M, T)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a person never seen whole: all-NaN slice
+            scale = np.nanmedian(torso, axis=1)  # (M,)
+    scale = np.asarray(scale, dtype=np.float32)
     scale = np.where(np.isfinite(scale) & (scale > 1e-6), scale, 1.0)
     xy = (sequence[..., :2] - origin[:, :, None, :]) / scale[:, None, None, None]
     return _to_network(xy, np.where(np.isfinite(origin).all(-1)[..., None], sequence[..., 2], 0.0))

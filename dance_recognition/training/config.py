@@ -31,6 +31,7 @@ class ModelSection:
     temporal_kernel: int = 9
     dropout: float = 0.5
     edge_importance: bool = True
+    temporal_padding: bool = True  # false: no temporal zero-padding, exactly streamable (window >= receptive field)
 
 
 @dataclass

@@ -117,11 +117,13 @@ def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputS
 
 def build_model(config: TrainConfig, spec: InputSpec, num_classes: int) -> STGCN:
     try:
-        return STGCN(STGCNConfig(
+        model = STGCN(STGCNConfig(
             num_classes=num_classes, layout=spec.layout, strategy=config.model.strategy,
             channels=tuple(config.model.channels), strides=tuple(config.model.strides),
             temporal_kernel=config.model.temporal_kernel, dropout=config.model.dropout,
-            edge_importance=config.model.edge_importance))
+            edge_importance=config.model.edge_importance, temporal_padding=config.model.temporal_padding))
+        model.config.check_window(spec.window)
+        return model
     except (ValueError, KeyError) as error:
         raise ConfigError(f"invalid model settings: {error}") from None
 

@@ -1,0 +1,230 @@
+"""Streaming ST-GCN: equal to the unpadded window model frame by frame (random and real MediaPipe
+sequences, every schedule, persons joining and leaving), its window arithmetic and errors, and the
+per-person state (creation, reset on gaps and time jumps, time-out, one batched call)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_data_dir
+from test_stgcn import randomise
+
+from dance_recognition.live.person_streams import PersonStreams
+from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+from dance_recognition.models.classifier import ActionClassifier
+from dance_recognition.models.stgcn import STGCN, STGCNConfig
+from dance_recognition.models.streaming import StreamingSTGCN, plan_stream, script_streaming
+from dance_recognition.models.streaming_classifier import StreamingClassifier
+from dance_recognition.skeleton.layouts import get_layout
+from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+SMALL = {"channels": (16, 16, 32, 32), "strides": (1, 2, 1, 2), "temporal_kernel": 5}  # RF 25, stride 4
+FRAME_NS = 33_333_333
+
+
+def unpadded(seed: int = 0, **settings) -> STGCN:
+    settings = {"num_classes": 5, **SMALL, **settings}
+    return randomise(STGCN(STGCNConfig(temporal_padding=False, **settings)), seed)
+
+
+def test_receptive_field_and_window_arithmetic() -> None:
+    paper = STGCNConfig(num_classes=400, temporal_padding=False)
+    assert (paper.receptive_field, paper.total_stride) == (153, 4)  # the figure of stgcn-reference.md
+    assert paper.used_frames(300) == 297 and paper.used_frames(153) == 153
+    plan = plan_stream(paper, 300, every=1)
+    assert (plan.window, plan.pool_taps, plan.pool_spacing) == (297, 37, 4)
+    assert plan.dilations == (1, 1, 1, 1, 1, 2, 2, 2, 4, 4)  # strides became dilations
+    strided = plan_stream(paper, 300, every=4)
+    assert strided.dilations == (1,) * 10 and strided.output_rates[-1] == 4 and strided.pool_spacing == 1
+    assert "297 frames (9.90 s at 30 fps)" in plan.describe(30)
+
+
+def test_window_shorter_than_the_receptive_field_is_refused_with_the_minimum() -> None:
+    model = unpadded()
+    with pytest.raises(ValueError, match="at least 25 frames"):
+        model(torch.zeros(1, 3, 24, 18, 1))
+    with pytest.raises(Exception, match="at least 25 frames"):
+        torch.jit.script(model.fused())(torch.zeros(1, 3, 24, 18, 1))
+    with pytest.raises(ValueError, match="at least 25 frames"):
+        StreamingSTGCN(model, window=20)
+    with pytest.raises(ValueError, match="at least 25 frames"):
+        model.config.check_window(24)
+    model(torch.zeros(1, 3, 25, 18, 1))  # exactly the receptive field: one output column
+
+
+@pytest.mark.parametrize("every", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("persons", [1, 2])
+def test_stream_equals_unpadded_window_model_every_frame(every: int, persons: int) -> None:
+    model = unpadded()
+    stream = StreamingSTGCN(model, window=35, every=every, persons=persons)
+    window = stream.plan.window
+    assert window == 33  # 25 + 2 x 4: the newest 35 - 33 frames are off the stride grid
+    x = torch.randn(2, 3, 90, 18, 1, generator=torch.Generator().manual_seed(1))
+    state, produced = stream.initial_state(2), {}
+    with torch.inference_mode():
+        for t in range(x.shape[2]):
+            logits, state = stream.step(x[:, :, t, :, 0], t % every, state)
+            assert (logits is not None) == (t % every == 0)
+            if logits is not None and t >= window - 1:
+                produced[t] = logits
+        ends = sorted(produced)
+        assert ends == [t for t in range(window - 1, 90) if t % every == 0]
+        clips = torch.cat([x[:, :, t - window + 1:t + 1] for t in ends])  # every window, one batched call
+        clips = torch.cat([clips, torch.zeros(len(clips), 3, window, 18, persons - 1)], dim=4)  # absent persons
+        expected = model(clips)
+    torch.testing.assert_close(torch.cat([produced[t] for t in ends]), expected, rtol=0, atol=1e-5)
+
+
+def test_scripted_step_equals_eager_step() -> None:
+    stream = StreamingSTGCN(unpadded(), window=33, every=1)
+    scripted = script_streaming(stream)
+    x = torch.randn(1, 3, 40, 18, generator=torch.Generator().manual_seed(2))
+    eager_state, scripted_state = stream.initial_state(1), stream.initial_state(1)
+    with torch.inference_mode():
+        for t in range(40):
+            expected, eager_state = stream.step(x[:, :, t], 0, eager_state)
+            actual, scripted_state = scripted.step(x[:, :, t], 0, scripted_state)
+    torch.testing.assert_close(actual, expected)
+
+
+def test_padded_checkpoint_streams_with_its_receptive_field(tmp_path) -> None:
+    padded = randomise(STGCN(STGCNConfig(num_classes=3, **SMALL)))
+    path = save_checkpoint(tmp_path / "padded.pt", padded, ModelCard(padded.config, ["a", "b", "c"],
+                                                                      normalization="kinetics", window=16,
+                                                                      max_persons=1))
+    classifier = StreamingClassifier(path, every=4)
+    assert not classifier.exact and classifier.plan.window == 25  # raised from 16 to the receptive field
+
+
+# ---- per-person streams on real MediaPipe skeletons ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_tracks() -> list[np.ndarray]:
+    """(T, 33, 3) MediaPipe keypoints (pixels) of the two real Kinetics clips."""
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    from test_pose_mediapipe import read_rgb_frames
+
+    from dance_recognition.pose import create_estimator
+
+    tracks = []
+    estimator = create_estimator("mediapipe")
+    try:
+        for name in ("ta_chi.mp4", "clean_and_jerk.mp4"):
+            frames = read_rgb_frames(data / "videos" / name, 150)
+            sequence = []
+            for index, image in enumerate(frames):
+                found = estimator.estimate(image, stamp_ns=index * FRAME_NS).people
+                sequence.append(found[0].keypoints if found else np.full((33, 3), np.nan, np.float32))
+            tracks.append(np.stack(sequence))
+    finally:
+        estimator.close()
+    assert all(np.isfinite(t[:, :, 0]).mean() > 0.8 for t in tracks)  # real skeletons, mostly seen
+    return tracks
+
+
+def _checkpoint(tmp_path, normalization: str = "kinetics", window: int = 35, persons: int = 1):
+    model = unpadded(num_classes=4, layout="openpose_coco_18")
+    card = ModelCard(model.config, ["w", "x", "y", "z"], normalization=normalization, window=window,
+                     max_persons=persons)
+    return save_checkpoint(tmp_path / f"{normalization}.pt", model, card)
+
+
+def _frame(people: list[tuple[int, np.ndarray]], index: int, stamp_ns: int | None = None) -> PoseFrame:
+    layout = get_layout("mediapipe_pose_33")
+    return PoseFrame("mediapipe_pose_33", layout.joint_names, 340, 256,
+                     [PersonPose(keypoints=k.astype(np.float32), track_id=tid) for tid, k in people],
+                     stamp_ns=index * FRAME_NS if stamp_ns is None else stamp_ns)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("every", [1, 4])
+def test_person_streams_equal_the_window_classifier_for_persons_joining_and_leaving(real_tracks, tmp_path,
+                                                                                   every: int) -> None:
+    """Three people (the tai chi person, the same person shifted and delayed, the weightlifter)
+    join at different frames, one leaves; every prediction equals ActionClassifier on that
+    person's newest window, and in-step persons are advanced in one batched call."""
+    path = _checkpoint(tmp_path, persons=2)
+    window_model = ActionClassifier(path)
+    streams = PersonStreams(StreamingClassifier(path, every=every), max_gap_s=0.5, timeout_s=1.0)
+    window = streams.window
+    assert window == window_model.spec.window == 33
+    tai_chi, lifter = real_tracks
+    shifted = tai_chi.copy()
+    shifted[..., 0] += 40.0
+    schedule = {0: (0, 150, tai_chi, 0), 1: (10, 150, shifted, -10), 2: (30, 110, lifter, -30)}  # start, end
+    history: dict[int, list[np.ndarray]] = {tid: [] for tid in schedule}
+    predictions = {tid: 0 for tid in schedule}
+    batches_before = 0
+    for index in range(150):
+        people = [(tid, track[index + shift]) for tid, (start, end, track, shift) in schedule.items()
+                  if start <= index < end]
+        for tid, keypoints in people:
+            history[tid].append(keypoints)
+        batches_before = streams.batches
+        for prediction in streams.add(_frame(people, index)):
+            recent = np.stack(history[prediction.track_id][-window:])[None]
+            expected = window_model.classify(recent, "mediapipe_pose_33", (340, 256))
+            np.testing.assert_allclose(prediction.probabilities, expected, rtol=0, atol=1e-5)
+            assert prediction.num_frames == window and prediction.last_stamp_ns == index * FRAME_NS
+            predictions[prediction.track_id] += 1
+        assert streams.batches - batches_before <= 1  # everyone in step: one batched call per frame
+        streams.expire(index * FRAME_NS)
+    assert predictions[0] == len([t for t in range(window - 1, 150) if t % every == 0])
+    assert predictions[2] > 0 and 2 not in streams.people  # the weightlifter left and timed out
+    assert set(streams.people) == {0, 1}
+
+
+@pytest.mark.slow
+def test_body_centred_stream_uses_the_running_torso_median(real_tracks, tmp_path) -> None:
+    """A body_centred stream scales each frame by the median torso of the frames so far; with that
+    scale the window model gives the same outputs."""
+    path = _checkpoint(tmp_path, normalization="body_centred")
+    classifier = StreamingClassifier(path, every=1)
+    window_network = ActionClassifier(path).network
+    streams = PersonStreams(classifier, max_gap_s=0.5, timeout_s=1.0)
+    track = real_tracks[0][:60]
+    prepared = []
+    for index in range(60):
+        outputs = streams.add(_frame([(7, track[index])], index))
+        converted = classifier.convert(np.nan_to_num(track[max(0, index - 32):index + 1], nan=0.0), "mediapipe_pose_33")
+        scale = np.nanmedian(classifier.torso_lengths(converted))
+        prepared.append(classifier.prepare(converted[-1:], None, np.array([scale], np.float32)))
+        if outputs:
+            clip = torch.stack(prepared[-33:], dim=2)[..., None]  # (1, C, T, V, 1)
+            with torch.inference_mode():
+                expected = torch.softmax(window_network(clip), dim=1).numpy()[0]
+            np.testing.assert_allclose(outputs[0].probabilities, expected, rtol=0, atol=1e-5)
+
+
+def test_person_state_is_reset_on_gaps_and_time_jumps_and_dropped_on_time_out(tmp_path) -> None:
+    classifier = StreamingClassifier(_checkpoint(tmp_path), every=1, script=False)
+    streams = PersonStreams(classifier, max_gap_s=0.2, timeout_s=1.0)
+    keypoints = np.random.default_rng(0).uniform(50, 200, (33, 3)).astype(np.float32)
+    keypoints[:, 2] = 0.9
+    for index in range(40):
+        streams.add(_frame([(1, keypoints)], index))
+    assert streams.people[1].frames == 40 and streams.resets == 0
+    streams.add(_frame([(1, keypoints)], 40 + 7))  # unseen 8 frames = 0.27 s > max_gap_s
+    assert streams.people[1].frames == 1 and streams.resets == 1
+    assert streams.add(_frame([(1, keypoints)], 48)) == []  # no prediction before a full window again
+    streams.add(_frame([(1, keypoints)], 3))  # time went backwards (a replayed bag)
+    assert streams.people[1].frames == 1 and streams.resets == 2
+    streams.add(_frame([(2, keypoints)], 4))
+    assert streams.expire(3 * FRAME_NS + int(1.01e9)) == [1] and set(streams.people) == {2}
+    streams.add(_frame([(1, keypoints), (1, keypoints)], 5))  # a track id twice in a frame: counted once
+    assert streams.people[1].frames == 1
+
+
+def test_a_person_out_of_step_gets_a_separate_call(tmp_path) -> None:
+    classifier = StreamingClassifier(_checkpoint(tmp_path), every=4, script=False)
+    streams = PersonStreams(classifier, max_gap_s=1.0, timeout_s=2.0)
+    keypoints = np.full((33, 3), 100.0, np.float32)
+    keypoints[:, 2] = 1.0
+    for index in range(8):
+        people = [(1, keypoints)] + ([(2, keypoints)] if index != 3 else [])  # person 2 misses frame 3
+        before = streams.batches
+        streams.add(_frame(people, index))
+        assert streams.batches - before == (1 if index <= 3 else 2)
