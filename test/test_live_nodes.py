@@ -180,6 +180,40 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     assert "spin" in reactions[-1].data
 
 
+def _junk_skeleton(stamp_ns: int, layout: str, num_joints: int) -> Skeleton:
+    """A Skeleton whose joint count does not match the layout it declares."""
+    person = PersonPose(keypoints=np.full((num_joints, 3), 0.5, np.float32), track_id=7)
+    frame = PoseFrame(layout=layout, joint_names=tuple(f"joint_{i}" for i in range(num_joints)), image_width=640,
+                      image_height=480, people=[person], stamp_ns=stamp_ns, frame_id="cam")
+    return pose_frame_to_msg(frame)
+
+
+def test_junk_skeletons_never_end_the_action_node(processes, probe) -> None:
+    """Wrong joint counts for the declared layout used to end the node ("cannot start", exit 2)."""
+    labels = []
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=100))
+    publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    action = processes.start("action_node", {"stride": 8, "min_frames": 8})
+    assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action])
+    junk = [("openpose_coco_18", 17), ("openpose_coco_18", 10_000), ("mediapipe_pose_33", 18),
+            ("my_layout", 5), ("my_layout", 6)]
+    stamp = 1_000_000_000
+    for _ in range(12):  # counts alternate between messages of the same track
+        for layout, count in junk:
+            stamp += 33_333_333
+            publisher.publish(_junk_skeleton(stamp, layout, count))
+        spin_until(probe, lambda: False, 0.02, [action])
+    moves = generate_move("wave", 64, np.random.default_rng(0))
+    for keypoints in moves:
+        stamp += 33_333_333
+        publisher.publish(_skeleton(stamp, keypoints))
+        spin_until(probe, lambda: False, 0.02, [action])
+    assert spin_until(probe, lambda: len(labels) >= 2, 60, [action]), processes.log("action_node")[-3000:]
+    log = processes.log("action_node")
+    assert action.poll() is None and "cannot start" not in log
+    assert "layout openpose_coco_18 has 18 joints but the message names 17" in log
+
+
 def test_launcher_exits_non_zero_when_a_node_is_killed(video, tmp_path) -> None:
     launcher = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
                                  "--no-annotated-video"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

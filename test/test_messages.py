@@ -21,6 +21,7 @@ from dance_recognition.ros.skeleton_conversions import (
     msg_to_pose_frame,
     pose_frame_to_msg,
 )
+from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +95,31 @@ def test_malformed_skeleton_is_rejected_with_the_field_named(mutate, message: st
     mutate(msg)
     with pytest.raises(SkeletonMessageError, match=message):
         msg_to_pose_frame(msg)
+
+
+def _registered_skeleton(layout_name: str, joint_names: tuple[str, ...]) -> Skeleton:
+    keypoints = np.ones((len(joint_names), 3), np.float32)
+    frame = PoseFrame(layout=layout_name, joint_names=joint_names, image_width=64, image_height=48,
+                      people=[PersonPose(keypoints=keypoints, track_id=1)])
+    return pose_frame_to_msg(frame)
+
+
+@pytest.mark.parametrize(
+    ("layout_name", "joint_names", "message"),
+    [
+        ("openpose_coco_18", OPENPOSE_COCO_18.joint_names[:17], "layout openpose_coco_18 has 18 joints but the "
+                                                                "message names 17"),
+        ("mediapipe_pose_33", OPENPOSE_COCO_18.joint_names, "layout mediapipe_pose_33 has 33 joints but the "
+                                                            "message names 18"),
+        ("openpose_coco_18", tuple(f"j{i}" for i in range(10_000)), "has 18 joints but the message names 10000"),
+        ("openpose_coco_18", ("neck", "nose", *OPENPOSE_COCO_18.joint_names[2:]),
+         r"joint_names\[0\] is 'neck' but joint 0 of layout openpose_coco_18 is 'nose'"),
+    ],
+)
+def test_skeleton_joints_must_match_its_registered_layout(layout_name: str, joint_names: tuple[str, ...],
+                                                          message: str) -> None:
+    with pytest.raises(SkeletonMessageError, match=message):
+        msg_to_pose_frame(_registered_skeleton(layout_name, joint_names))
 
 
 def test_messages_round_trip_between_two_processes() -> None:

@@ -41,6 +41,7 @@ class PersonWindows:
     def __init__(self, window: int, min_frames: int, stride: int, timeout_s: float) -> None:
         self.people: dict[int, PersonWindow] = {}
         self.layout: str | None = None
+        self.joint_names: tuple[str, ...] = ()
         self.image_size: tuple[int, int] | None = None
         self.reconfigure(window, min_frames, stride, timeout_s)
 
@@ -62,9 +63,10 @@ class PersonWindows:
         return gone
 
     def add(self, frame: PoseFrame) -> None:
-        if self.layout is not None and frame.layout != self.layout:
-            self.people.clear()  # the source switched layouts: old windows are not comparable
-        self.layout, self.image_size = frame.layout, (frame.image_width, frame.image_height)
+        if self.layout is not None and (frame.layout, frame.joint_names) != (self.layout, self.joint_names):
+            self.people.clear()  # the source switched layouts: old windows are not comparable (nor stackable)
+        self.layout, self.joint_names = frame.layout, frame.joint_names
+        self.image_size = (frame.image_width, frame.image_height)
         for person in frame.people:
             buffer = self.people.get(person.track_id)
             if buffer is None:

@@ -1,23 +1,70 @@
 """One ``main`` for every node: init, spin, clean exit codes.
 
-0: normal end (Ctrl-C, or a source that finished); 2: a parameter out of range or a start-up
-problem the log line names (model file missing, bad backend...).
+0: normal end (Ctrl-C, or a source that finished); 2: the node could not be
+CONSTRUCTED (a parameter out of range, a model file missing, a bad backend...), said in one
+line. Once the node runs, an exception in a callback is logged with its traceback and the node
+keeps spinning: one bad message must never end a node (and with it a live graph).
 """
 from __future__ import annotations
 
 import sys
+import time
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import rclpy
 from rclpy.exceptions import InvalidParameterValueException, ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 from dance_recognition.errors import DanceRecognitionError
 
+# What a constructor raises for a problem the user can fix; anything else is a bug (traceback).
+START_ERRORS = (InvalidParameterValueException, ParameterException, DanceRecognitionError, ValueError, KeyError,
+                OSError)
+CALLBACK_ERROR_LOG_PERIOD_S = 5.0
 
-class NodeFinished(Exception):  # noqa: N818 (a normal end, not an error)
-    """Raised inside a node to end the process normally (e.g. a video played once)."""
+
+def _error_text(error: BaseException) -> str:
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+def _construct(factory: Callable[[], Node]) -> Node | None:
+    """The node, or None after one "cannot start" line naming the executable and the problem."""
+    try:
+        return factory()
+    except START_ERRORS as error:
+        name = Path(sys.argv[0]).stem or "node"
+        print(f"[{name}] cannot start: {_error_text(error)}", file=sys.stderr, flush=True)
+        return None
+
+
+class _CallbackErrors:
+    """Logs a callback's exception (traceback at most every few seconds) and counts them all."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.count, self._last_logged = node, 0, float("-inf")
+
+    def record(self, error: Exception) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self._last_logged >= CALLBACK_ERROR_LOG_PERIOD_S:
+            self._last_logged = now
+            self.node.get_logger().error(
+                f"a callback failed ({self.count} so far); the node keeps running: "
+                f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+
+
+def _spin(node: Node, executor: Executor) -> None:
+    errors = _CallbackErrors(node)
+    while rclpy.ok() and not getattr(node, "finished", False):
+        try:
+            executor.spin_once(timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception as error:  # a callback must never end the node
+            errors.record(error)
 
 
 def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, threads: int = 1) -> int:
@@ -25,19 +72,14 @@ def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, thr
     node from 53 to 14 frames/s on 2 cores, so nodes do slow work on their own thread instead."""
     rclpy.init(args=list(sys.argv if argv is None else argv))
     node = None
-    code = 0
     try:
-        node = factory()
+        node = _construct(factory)
+        if node is None:
+            return 2
         executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
-        while rclpy.ok() and not getattr(node, "finished", False):
-            executor.spin_once(timeout_sec=0.1)
-    except (InvalidParameterValueException, ParameterException, DanceRecognitionError, ValueError,
-            FileNotFoundError) as error:
-        name = node.get_name() if node is not None else "node"
-        print(f"[{name}] cannot start: {error}", file=sys.stderr)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException, NodeFinished):
+        _spin(node, executor)
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
@@ -46,4 +88,4 @@ def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, thr
                 close()
             node.destroy_node()
         rclpy.try_shutdown()
-    return code
+    return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_recognition.skeleton.layouts import LAYOUTS
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
 
@@ -32,11 +33,29 @@ def _joint_array(msg_field, name: str, person: int, num_joints: int, optional: b
     return values
 
 
+def check_joint_names(layout_name: str, joint_names: list[str]) -> None:
+    """A registered layout fixes its joints: the message must name exactly those, in order (a
+    Skeleton that claims ``openpose_coco_18`` with 17 joints would otherwise reach the model)."""
+    layout = LAYOUTS.get(layout_name)
+    if layout is None:
+        return  # a layout this process does not know: consumers that need one reject it themselves
+    if len(joint_names) != layout.num_joints:
+        raise SkeletonMessageError(
+            f"layout {layout_name} has {layout.num_joints} joints but the message names {len(joint_names)}; "
+            "the publisher must send the layout's joints in its order")
+    if tuple(joint_names) != layout.joint_names:
+        index = next(i for i, (a, b) in enumerate(zip(joint_names, layout.joint_names, strict=True)) if a != b)
+        raise SkeletonMessageError(
+            f"joint_names[{index}] is {joint_names[index]!r} but joint {index} of layout {layout_name} is "
+            f"{layout.joint_names[index]!r}; the publisher must send the layout's joints in its order")
+
+
 def msg_to_pose_frame(msg) -> PoseFrame:
     """Convert and validate; raises SkeletonMessageError naming the broken field."""
     num_joints = len(msg.joint_names)
     if not msg.layout:
         raise SkeletonMessageError("Skeleton.layout is empty; the publisher must name its keypoint layout")
+    check_joint_names(msg.layout, [str(name) for name in msg.joint_names])
     people = []
     for index, person in enumerate(msg.people):
         x = _joint_array(person.x, "x", index, num_joints, optional=False)
