@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,3 +56,15 @@ def shared_data_dir() -> Path | None:
     """../shared/data beside the checkout (or $DANCE_SHARED_DATA), None when absent."""
     path = Path(os.environ.get("DANCE_SHARED_DATA", REPO.parent / "shared" / "data"))
     return path if path.is_dir() else None
+
+
+def installed_cli() -> list[str]:
+    """The installed ``dance-recognition`` wrapper (what a user runs), as a command prefix.
+
+    Installed by scripts/setup.sh beside this interpreter; tests of entry points use it rather
+    than ``python -m`` because the wrapper script is a different ``__main__`` (spawned workers
+    re-import it)."""
+    wrapper = Path(sys.executable).parent / "dance-recognition"
+    if not wrapper.is_file():
+        pytest.fail(f"{wrapper} is missing: run scripts/setup.sh (it installs the entry points)")
+    return [str(wrapper)]

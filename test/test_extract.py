@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from conftest import installed_cli, shared_data_dir
 
 from dance_recognition.data.dataset import SkeletonDataset
 from dance_recognition.data.extract import ExtractConfig, ExtractError, extract
@@ -141,10 +141,12 @@ def test_extract_cli_errors_are_one_line(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_extract_cli_with_two_workers_equals_one_worker(clips, tmp_path) -> None:
+    """Two workers through the INSTALLED wrapper (spawned workers re-import it as __main__)."""
     outputs = []
     for workers in (1, 2):
         output = tmp_path / f"w{workers}"
-        result = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "extract", str(clips), str(output),
+        cli = [sys.executable, "-m", "dance_recognition.cli"] if workers == 1 else installed_cli()
+        result = subprocess.run([*cli, "extract", str(clips), str(output),
                                  "--window", "16", "--stride", "12", "--workers", str(workers)],
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
