@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from conftest import shared_data_dir
+from conftest import installed_cli, shared_data_dir
 from dance_recognition.msg import ActionLabel, Skeleton
 from geometry_msgs.msg import TwistStamped
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -25,7 +26,7 @@ from dance_recognition.models.checkpoint import load_checkpoint
 from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import ns_to_stamp, pose_frame_to_msg, stamp_to_ns
-from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+from dance_recognition.skeleton.layouts import NTU_RGBD_25, OPENPOSE_COCO_18
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
 pytestmark = pytest.mark.slow
@@ -157,7 +158,8 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action])
     malformed = _skeleton(1, np.zeros((18, 3)))
     malformed.people[0].x = malformed.people[0].x[:5]  # 5 x values for 18 joints
-    wrong_layout = Skeleton(layout="ntu_rgbd_25", joint_names=["a"] * 25, image_width=10, image_height=10)
+    wrong_layout = Skeleton(layout="ntu_rgbd_25", joint_names=list(NTU_RGBD_25.joint_names), image_width=10,
+                            image_height=10)
     wrong_layout.header.stamp = ns_to_stamp(2)
     for bad, line in ((malformed, "skipping a malformed Skeleton message"),
                       (wrong_layout, "skipping a Skeleton message of layout ntu_rgbd_25")):
@@ -236,6 +238,55 @@ def test_launcher_exits_non_zero_when_a_node_is_killed(video, tmp_path) -> None:
     finally:
         if launcher.poll() is None:
             launcher.kill()
+
+
+def _process_alive(pid: int) -> bool:
+    """Running (a zombie that nobody reaped yet counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _start_launcher(video: Path) -> tuple[subprocess.Popen, dict[str, int], list[str]]:
+    """The INSTALLED ``dance-recognition live``, once its three nodes have started spinning."""
+    launcher = subprocess.Popen([*installed_cli(), "live", "--input", str(video), "--loop", "--no-record"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(launcher.stdout.readline, "")), daemon=True).start()
+    pids: dict[str, int] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and launcher.poll() is None:
+        pids = {line.split()[2]: int(line.split("pid ")[1].rstrip(")\n")) for line in list(lines)
+                if line.startswith("[live] started")}
+        configured = sum("]: configuration:" in line for line in list(lines))
+        if len(pids) == 3 and configured == 3:
+            return launcher, pids, lines
+        time.sleep(0.2)
+    launcher.kill()
+    raise AssertionError("the launcher did not start its nodes:\n" + "".join(lines[-50:]))
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
+def test_no_node_outlives_the_launcher(video, stop_signal) -> None:
+    """``timeout``, systemd and ``docker stop`` send SIGTERM; the OOM killer sends SIGKILL."""
+    launcher, pids, lines = _start_launcher(video)
+    try:
+        launcher.send_signal(stop_signal)
+        launcher.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_process_alive(pid) for pid in pids.values()):
+            time.sleep(0.2)
+        assert not [name for name, pid in pids.items() if _process_alive(pid)], "".join(lines[-30:])
+        if stop_signal == signal.SIGTERM:
+            assert launcher.returncode == 0, "".join(lines[-30:])
+            assert not any("Traceback" in line for line in lines), "".join(lines)
+    finally:
+        launcher.kill()
+        for pid in pids.values():
+            if _process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_camera_reconnects_when_the_video_file_appears_and_is_replaced(video, processes, probe, tmp_path) -> None:

@@ -67,6 +67,8 @@ def _live(args: argparse.Namespace) -> int:
     from dance_recognition.ros.graph import LiveArguments
     from dance_recognition.ros.launcher import run_live
 
+    if args.duration < 0:
+        raise UserError(f"--duration {args.duration:g} is negative; give seconds to run, or 0 to run until stopped")
     if args.no_camera and args.input:
         raise UserError("--input and --no-camera exclude each other: without a camera the images come from "
                         "--image-topic")

@@ -59,6 +59,7 @@ def _predict_video(args: argparse.Namespace, classifier) -> int:
 
     from dance_recognition.data.extract import VideoResult, track_sequences
     from dance_recognition.media.video import VideoReader
+    from dance_recognition.models.classifier import NoPersonError
     from dance_recognition.pose import backend_layout, create_estimator
 
     options = backend_options(args)
@@ -73,11 +74,18 @@ def _predict_video(args: argparse.Namespace, classifier) -> int:
     window = classifier.spec.window
     stride = max(window // 2, 1)
     starts = list(range(0, max(len(main) - window, 0) + 1, stride))
-    total = np.zeros(len(classifier.classes))
+    total, classified = np.zeros(len(classifier.classes)), 0
     for start in starts:
-        probabilities = classifier.classify(main[None, start:start + window], layout, size)
-        total += probabilities
-        _print_top(probabilities, classifier.classes, args.top,
-                   f"{start / fps:6.2f}-{min(start + window, len(main)) / fps:6.2f} s: ")
-    _print_top(total / len(starts), classifier.classes, args.top, "whole video: ")
+        span = f"{start / fps:6.2f}-{min(start + window, len(main)) / fps:6.2f} s: "
+        try:
+            probabilities = classifier.classify(main[None, start:start + window], layout, size)
+        except NoPersonError:
+            print(span + "no person")
+            continue
+        total, classified = total + probabilities, classified + 1
+        _print_top(probabilities, classifier.classes, args.top, span)
+    if not classified:
+        print(f"no person detected in any window of {args.input}")
+        return 1
+    _print_top(total / classified, classifier.classes, args.top, "whole video: ")
     return 0

@@ -14,12 +14,27 @@ import os
 import numpy as np
 import torch
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.checkpoint import CheckpointError, load_checkpoint
 from dance_recognition.models.device import resolve_device
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputMismatchError
 
 log = logging.getLogger(__name__)
+
+
+class NoPersonError(DanceRecognitionError):
+    """A sequence without a single detected joint: there is nothing to classify (a network
+    still answers for all-zero input, confidently and meaninglessly)."""
+
+
+def check_has_person(sequence: np.ndarray) -> None:
+    """Raises NoPersonError for (M, T, V, 3) keypoints with no frame or no joint of confidence > 0."""
+    if sequence.shape[1] == 0:
+        raise NoPersonError("the sequence has no frames; nothing to classify")
+    if not (np.nan_to_num(sequence[..., 2]) > 0).any():
+        raise NoPersonError(f"no joint is detected in any of the {sequence.shape[1]} frames (every confidence is 0); "
+                            "nothing to classify")
 
 
 class ActionClassifier:
@@ -61,8 +76,10 @@ class ActionClassifier:
 
     def classify(self, sequence: np.ndarray, layout: str, image_size: tuple[int, int] | None) -> np.ndarray:
         """(M, T, V, 3) pixel keypoints (missing: confidence 0) -> (classes,) probabilities.
-        The sequence is fitted to the model's window keeping the newest frames."""
+        The sequence is fitted to the model's window keeping the newest frames. Raises
+        NoPersonError when no joint is detected in it."""
         self.accepts(layout)
+        check_has_person(sequence)
         data = self.spec.prepare_sequence(sequence, layout, image_size)
         data = self.spec.fit_time(data, crop="newest")
         return self.predict_batch(data[None])[0]

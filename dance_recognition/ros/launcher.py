@@ -3,9 +3,10 @@
 
 Starts every node of ``graph.live_graph`` with the package's Fast DDS profile, prints the
 recognised actions as they arrive, and optionally records the annotated image topic to a video.
-Ctrl-C is forwarded to the nodes (SIGINT, then SIGTERM/SIGKILL after a grace period). The exit
-code is non-zero when a node dies with an error; 0 when the user stops the graph or a video
-played once has ended and the pipeline has drained.
+Ctrl-C, SIGTERM (``timeout``, systemd, ``docker stop``) and SIGHUP stop the nodes (SIGTERM,
+then SIGKILL after a grace period); nodes die with the launcher even when it is killed (see
+``parent_watch``). The exit code is non-zero when a node dies with an error; 0 when the user
+stops the graph or a video played once has ended and the pipeline has drained.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from pathlib import Path
 
 from dance_recognition.ros.dds_profile import environment_with_profile
 from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
+from dance_recognition.ros.parent_watch import launcher_environment
 
 GRACE_S = 10.0
 DRAIN_S = 3.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -107,37 +110,36 @@ class Monitor:
 
 
 def _stop(running: list[Running]) -> None:
+    """SIGTERM: rclpy ends a running node cleanly, and a node still importing ends silently
+    (SIGINT there prints a KeyboardInterrupt traceback). SIGKILL after the grace period."""
     for item in running:
         if item.process.poll() is None:
-            item.process.send_signal(signal.SIGINT)
+            item.process.terminate()
     deadline = time.monotonic() + GRACE_S
     for item in running:
         try:
             item.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            item.process.terminate()
-            try:
-                item.process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                item.process.kill()
-                item.process.wait()
+            item.process.kill()
+            item.process.wait()
 
 
 def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 30.0,
              duration_s: float = 0.0) -> int:
-    env = environment_with_profile()
+    env = launcher_environment(environment_with_profile())
     specs = live_graph(arguments)
     monitor = Monitor(arguments.namespace, record, fps)
     monitor.start()
     running: list[Running] = []
     interrupted = False
-    previous_handler = signal.getsignal(signal.SIGINT)
+    previous_handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
 
-    def on_sigint(signum, frame) -> None:
+    def on_stop_signal(signum, frame) -> None:
         nonlocal interrupted
         interrupted = True
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for number in STOP_SIGNALS:
+        signal.signal(number, on_stop_signal)
     exit_code = 0
     try:
         for spec in specs:
@@ -167,11 +169,12 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
             time.sleep(0.1)
     finally:
         _stop(running)
-        signal.signal(signal.SIGINT, previous_handler)
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
         monitor.stop()
     for item in running:
         code = item.process.returncode
-        if code not in (0, -signal.SIGINT) and exit_code == 0 and not interrupted:
+        if code not in (0, -signal.SIGINT, -signal.SIGTERM) and exit_code == 0 and not interrupted:
             print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
             exit_code = 1
     print(f"[live] {monitor.labels_seen} action labels received", flush=True)

@@ -19,6 +19,7 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.ros.parent_watch import exit_with_launcher
 
 # What a constructor raises for a problem the user can fix; anything else is a bug (traceback).
 START_ERRORS = (InvalidParameterValueException, ParameterException, DanceRecognitionError, ValueError, KeyError,
@@ -70,6 +71,7 @@ def _spin(node: Node, executor: Executor) -> None:
 def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, threads: int = 1) -> int:
     """``threads`` > 1 uses a MultiThreadedExecutor; measured: its per-message overhead cut the pose
     node from 53 to 14 frames/s on 2 cores, so nodes do slow work on their own thread instead."""
+    exit_with_launcher()
     rclpy.init(args=list(sys.argv if argv is None else argv))
     node = None
     try:

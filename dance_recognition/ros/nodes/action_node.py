@@ -34,7 +34,7 @@ from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows, ReadyWindow
 from dance_recognition.live.presence import Presence
 from dance_recognition.live.statistics import RateMonitor
-from dance_recognition.models.classifier import ActionClassifier
+from dance_recognition.models.classifier import ActionClassifier, NoPersonError
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
 from dance_recognition.ros.node_runner import run_node
@@ -214,7 +214,11 @@ class ActionNode(Node):
             self.get_logger().info(f"people left: {change.left}")
 
     def _publish(self, ready: ReadyWindow, frame_id: str) -> None:
-        probabilities = self.classifier.classify(ready.sequence[None], self.windows.layout, self.windows.image_size)
+        try:
+            probabilities = self.classifier.classify(ready.sequence[None], self.windows.layout,
+                                                     self.windows.image_size)
+        except NoPersonError:
+            return  # a "person" without a single detected joint in the window: no label, not a guess
         decision = self.smoother.update(ready.track_id, probabilities)
         order = decision.probabilities.argsort()[::-1][: self.config["top_k"]]
         label = ActionLabel(track_id=ready.track_id, label=decision.label, confidence=decision.confidence,
