@@ -45,8 +45,9 @@ def _layer(name: str, kind: str, blobs: list[np.ndarray]) -> bytes:
 
 
 def write_model(folder: Path, num_heatmaps: int, num_fields: int, size: int = 64,
-                seed: int = 0) -> tuple[Path, Path, dict[str, np.ndarray]]:
-    """Writes ``tiny.prototxt`` + ``tiny.caffemodel``; returns their paths and the weights."""
+                seed: int = 0, sees_nobody: bool = False) -> tuple[Path, Path, dict[str, np.ndarray]]:
+    """Writes ``tiny.prototxt`` + ``tiny.caffemodel``; returns their paths and the weights.
+    ``sees_nobody``: all-zero maps (no peak anywhere), for tests of the tools around the backend."""
     rng = np.random.default_rng(seed)
     weights = {
         "maps_w": rng.normal(0, 0.05, (num_heatmaps, 3, STRIDE, STRIDE)).astype(np.float32),
@@ -54,6 +55,8 @@ def write_model(folder: Path, num_heatmaps: int, num_fields: int, size: int = 64
         "fields_w": rng.normal(0, 0.05, (num_fields, 3, STRIDE, STRIDE)).astype(np.float32),
         "fields_b": rng.normal(0, 0.1, num_fields).astype(np.float32),
     }
+    if sees_nobody:
+        weights = {name: np.zeros_like(value) for name, value in weights.items()}
     prototxt = folder / "tiny.prototxt"
     prototxt.write_text(f"""name: "tiny_openpose"
 layer {{ name: "image" type: "Input" top: "image" input_param {{ shape {{ dim: 1 dim: 3 dim: {size} dim: {size} }} }} }}

@@ -284,9 +284,7 @@ def extract_video(job: VideoJob, estimator: PoseEstimator, config: ExtractConfig
     if job.error:
         result.status, result.reason = "failed", job.error
         return result
-    reset = getattr(estimator, "reset", None)
-    if reset is not None:
-        reset()
+    estimator.reset()
     try:
         with VideoReader(job.path) as reader:
             progress = tqdm(total=reader.declared_frames or None, desc=job.name, unit="frame", leave=False,

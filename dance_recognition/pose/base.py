@@ -6,7 +6,8 @@ per joint, missing joints as confidence 0 with NaN positions, in a named layout.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -19,20 +20,28 @@ class PoseBackendError(DanceRecognitionError, RuntimeError):
     """A backend cannot run as configured (missing engine or model files); says how to fix it."""
 
 
-@runtime_checkable
-class PoseEstimator(Protocol):
-    """Image in, the people's keypoints out."""
+class PoseEstimator(ABC):
+    """Image in, the people's keypoints out. Every backend derives from this one class, so every
+    caller can rely on ``reset``, ``close`` and ``with`` without probing for them."""
 
     name: str  # e.g. "mediapipe/full"
     layout: Layout
 
+    @abstractmethod
     def estimate(self, image_rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> PoseFrame:
         """``image_rgb``: (H, W, 3) uint8 RGB. Returns every person seen (maybe none)."""
-        ...
 
-    def close(self) -> None:
-        """Release the engine; the estimator is unusable afterwards."""
-        ...
+    def reset(self) -> None:  # noqa: B027 (a stateless backend has nothing to forget)
+        """Forget what was learnt from earlier frames (before an unrelated video)."""
+
+    def close(self) -> None:  # noqa: B027 (a backend without an engine to release)
+        """Release the engine; the estimator is unusable afterwards. Safe to call twice."""
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # name -> "module:factory"; imported on first use only

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dance_recognition.pose.base import PoseBackendError, check_image
+from dance_recognition.pose.base import PoseBackendError, PoseEstimator, check_image
 from dance_recognition.skeleton.layouts import MEDIAPIPE_POSE_33
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
@@ -80,7 +80,7 @@ def output_layout(**options: object) -> str:
     return MEDIAPIPE_POSE_33.name
 
 
-class MediaPipePose:
+class MediaPipePose(PoseEstimator):
     """``video=True`` tracks across frames (about 1.7x faster); ``video=False`` treats every
     image on its own (stills, shuffled frames)."""
 
@@ -142,9 +142,3 @@ class MediaPipePose:
             with native_start_up_log():
                 self._pose.close()
             self._pose = None
-
-    def __enter__(self) -> MediaPipePose:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

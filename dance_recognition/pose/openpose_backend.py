@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dance_recognition.pose.base import PoseBackendError, check_image
+from dance_recognition.pose.base import PoseBackendError, PoseEstimator, check_image
 from dance_recognition.pose.paf_grouping import PAF_MODELS, PafThresholds, decode_network_output
 from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
@@ -45,7 +45,7 @@ def output_layout(model: str = "COCO", **options: object) -> str:
     return _spec(model).layout.name
 
 
-class OpenCVOpenPose:
+class OpenCVOpenPose(PoseEstimator):
     """OpenPose Caffe model through ``cv2.dnn`` + our PAF grouping."""
 
     def __init__(self, prototxt: str | Path, caffemodel: str | Path, model: str = "COCO",
@@ -95,7 +95,7 @@ class OpenCVOpenPose:
         self._net = None
 
 
-class PyOpenPose:
+class PyOpenPose(PoseEstimator):
     """OpenPose's own Python API (``pyopenpose``), for users who built OpenPose."""
 
     def __init__(self, model_folder: str | Path, model: str = "BODY_25", net_resolution: str = "-1x368",
