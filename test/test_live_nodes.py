@@ -251,7 +251,7 @@ def _process_alive(pid: int) -> bool:
 
 def _start_launcher(video: Path) -> tuple[subprocess.Popen, dict[str, int], list[str]]:
     """The INSTALLED ``dance-recognition live``, once its three nodes have started spinning."""
-    launcher = subprocess.Popen([*installed_cli(), "live", "--input", str(video), "--loop", "--no-record"],
+    launcher = subprocess.Popen([*installed_cli(), "live", "--input", str(video), "--loop", "--no-annotated-video"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(launcher.stdout.readline, "")), daemon=True).start()
