@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="override a setting, e.g. --set optim.lr=0.01 --set epochs=20")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: the config's, auto)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUTPUT")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="fine-tune: start from this checkpoint (ours or a published st_gcn.kinetics.pt / "
+                             "st_gcn.ntu-xsub.pt); = --set finetune.init_from=CHECKPOINT")
     parser.set_defaults(handler=_train)
 
 
@@ -27,6 +30,8 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
     config = load_config(args.config, overrides)
+    if args.init_from is not None:
+        config.finetune.init_from = str(args.init_from)
     try:
         result = train(args.dataset, args.output, config, resume=args.resume)
     except TrainingInterruptedError as error:

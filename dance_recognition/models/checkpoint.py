@@ -179,6 +179,7 @@ def load_checkpoint(
     normalization: str = "kinetics",
     window: int = 300,
     max_persons: int = 2,
+    warn_unnamed: bool = True,
 ) -> LoadedModel:
     """Load our checkpoint or a reference state_dict, safely, into an eval-mode model.
 
@@ -200,7 +201,7 @@ def load_checkpoint(
         config = _config_from_reference(state, path, layout, strategy)
         card = ModelCard(config=config, classes=[f"class_{i}" for i in range(config.num_classes)],
                          normalization=normalization, window=window, max_persons=max_persons, source="reference")
-        if classes is None:
+        if classes is None and warn_unnamed:
             log.warning("%s has no class names; pass them (e.g. a label file) to get named labels", path)
     if classes is not None:
         if len(classes) != card.config.num_classes:

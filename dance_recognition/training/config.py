@@ -65,6 +65,13 @@ class OptimSection:
 
 
 @dataclass
+class FinetuneSection:
+    init_from: str | None = None  # checkpoint to start from: ours or a reference st_gcn.*.pt
+    freeze_backbone_epochs: int = 0  # train only the classifier head for the first N epochs
+    head_lr: float | None = None  # the head's learning rate (None: optim.lr), on the same schedule
+
+
+@dataclass
 class TrainConfig:
     epochs: int = 40
     batch_size: int = 32
@@ -75,6 +82,7 @@ class TrainConfig:
     data: DataSection = field(default_factory=DataSection)
     augment: AugmentSection = field(default_factory=AugmentSection)
     optim: OptimSection = field(default_factory=OptimSection)
+    finetune: FinetuneSection = field(default_factory=FinetuneSection)
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -87,6 +95,10 @@ class TrainConfig:
             raise ConfigError("augment.mirror is a probability in [0, 1]")
         if len(self.model.channels) != len(self.model.strides):
             raise ConfigError("model.channels and model.strides must have the same length")
+        if self.finetune.freeze_backbone_epochs < 0:
+            raise ConfigError("finetune.freeze_backbone_epochs must be 0 or more")
+        if self.finetune.head_lr is not None and not self.finetune.head_lr >= 0:
+            raise ConfigError("finetune.head_lr must be a learning rate >= 0, or null for optim.lr")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -37,6 +37,14 @@ from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputSpec
 from dance_recognition.training.config import ConfigError, TrainConfig
 from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
+from dance_recognition.training.finetune import (
+    BackboneFreezer,
+    check_finetune,
+    initialise_from,
+    parameter_groups,
+    read_initial,
+    with_initial_architecture,
+)
 from dance_recognition.training.plots import plot_training_curves
 from dance_recognition.training.samples import TrainingSamples
 
@@ -128,24 +136,34 @@ def build_model(config: TrainConfig, spec: InputSpec, num_classes: int) -> STGCN
         raise ConfigError(f"invalid model settings: {error}") from None
 
 
-def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """LR of an epoch (0-based): linear warm-up, then cosine to 0 or steps at the milestones."""
+def learning_rate(config: TrainConfig, epoch: int, base: float | None = None) -> float:
+    """LR of an epoch (0-based) from ``base`` (default optim.lr): linear warm-up, then cosine to 0
+    or steps at the milestones."""
     optim = config.optim
+    base = optim.lr if base is None else base
     if epoch < optim.warmup_epochs:
-        return optim.lr * (epoch + 1) / (optim.warmup_epochs + 1)
+        return base * (epoch + 1) / (optim.warmup_epochs + 1)
     if optim.schedule == "cosine":
         progress = (epoch - optim.warmup_epochs) / max(config.epochs - optim.warmup_epochs, 1)
-        return optim.lr * 0.5 * (1 + math.cos(math.pi * progress))
+        return base * 0.5 * (1 + math.cos(math.pi * progress))
     if optim.schedule == "step":
-        return optim.lr * optim.gamma ** sum(epoch >= m for m in optim.milestones)
-    return optim.lr
+        return base * optim.gamma ** sum(epoch >= m for m in optim.milestones)
+    return base
+
+
+def group_learning_rates(config: TrainConfig, epoch: int) -> dict[str, float]:
+    """The backbone's and the head's LR of an epoch (the head's from finetune.head_lr when set)."""
+    head = config.finetune.head_lr
+    return {"backbone": learning_rate(config, epoch),
+            "head": learning_rate(config, epoch, config.optim.lr if head is None else head)}
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     optim = config.optim
+    groups = parameter_groups(model)
     if optim.optimizer == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+        return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
                            weight_decay=optim.weight_decay)
 
 
@@ -209,8 +227,11 @@ def _agree_to_stop(stop: bool, distributed: Distributed) -> bool:
 # ---------------------------------------------------------------- one epoch
 
 def train_epoch(model: nn.Module, loader, optimizer, device: torch.device, epoch: int, epochs: int,
-                show_progress: bool) -> dict:
-    model.train()
+                show_progress: bool, freezer: BackboneFreezer | None = None) -> dict:
+    if freezer is None:
+        model.train()
+    else:
+        freezer.train_mode()
     criterion = nn.CrossEntropyLoss()
     total_loss, correct, seen = 0.0, 0, 0
     started = time.perf_counter()
@@ -261,6 +282,11 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
     if device.type == "cuda" and distributed.world > 1:
         device = torch.device("cuda", distributed.local_rank)
     dataset = SkeletonDataset(dataset_path)
+    check_finetune(config, distributed.world)
+    initial = read_initial(config.finetune.init_from) if config.finetune.init_from else None
+    notes: list[str] = []
+    if initial is not None:
+        config, notes = with_initial_architecture(config, initial, dataset.layout)
     spec, train_indices, val_indices = check_dataset(dataset, config)
     if distributed.main:
         dataset.check_values()
@@ -275,7 +301,18 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
             raise ConfigError(f"cannot write to {output} ({error.strerror}); choose another output folder") from None
 
     torch.manual_seed(config.seed)
-    model = build_model(config, spec, len(dataset.class_names)).to(device)
+    model = build_model(config, spec, len(dataset.class_names))
+    if initial is not None and not resume:
+        report = initialise_from(model, initial, dataset.class_names, f"{config.finetune.init_from} "
+                                 f"({initial.card.source} checkpoint, {initial.card.config.layout}, "
+                                 f"{initial.card.config.num_classes} classes)")
+        report.settings = notes
+        if distributed.main:
+            for line in report.lines():
+                tqdm.write(line)
+            (output / "init_report.json").write_text(json.dumps(report.to_json(), indent=1))
+    model = model.to(device)
+    freezer = BackboneFreezer(model)
     optimizer = make_optimizer(config, model)
     history: list[dict] = []
     start_epoch, best = 0, {"accuracy": -1.0, "epoch": -1}
@@ -299,12 +336,18 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
     epoch = start_epoch - 1
     try:
         for epoch in range(start_epoch, config.epochs):
+            rates = group_learning_rates(config, epoch)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, epoch)
+                group["lr"] = rates[group["name"]]
+            freezer.set(epoch < config.finetune.freeze_backbone_epochs)
             train_samples.set_epoch(epoch)
-            record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+            record = {"epoch": epoch + 1, "lr": rates["backbone"]}
+            if config.finetune.head_lr is not None:
+                record["head_lr"] = rates["head"]
+            if freezer.frozen:
+                record["backbone_frozen"] = True
             record |= train_epoch(model, make_loader(train_samples, config, epoch, True, distributed), optimizer,
-                                  device, epoch, config.epochs, show_progress and distributed.main)
+                                  device, epoch, config.epochs, show_progress and distributed.main, freezer)
             stop = False
             if distributed.main:
                 stop = _finish_epoch(record, model, optimizer, output, config, spec, dataset, val_samples, device,
@@ -380,4 +423,6 @@ def _epoch_line(record: dict, epochs: int) -> str:
             f"acc {record['train_accuracy']:.3f}")
     if "val_accuracy" in record:
         line += f"  val loss {record['val_loss']:.4f}  val acc {record['val_accuracy']:.3f}"
+    if record.get("backbone_frozen"):
+        line += "  (backbone frozen)"
     return line + f"  {record['samples_per_second']:.0f} samples/s"
