@@ -8,35 +8,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_checkpoints import SMALL_CHANNELS, write_reference_checkpoint
 
 from dance_recognition.data.synthetic import write_synthetic_dataset
 from dance_recognition.models.checkpoint import load_checkpoint
-from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.training.config import ConfigError, load_config
 from dance_recognition.training.finetune import summarise_keys
 from dance_recognition.training.trainer import train
 
-# the published networks' ten blocks and strides, with fewer channels (fast on a CPU)
-SMALL_NET = {"channels": [8, 8, 8, 8, 16, 16, 16, 16, 16, 16]}
-SMALL_HEAD = 16
+SMALL_NET = {"channels": SMALL_CHANNELS}
+SMALL_HEAD = SMALL_CHANNELS[-1]
 FAST = ["batch_size=16", "model.dropout=0.0", "augment.mirror=0", "optim.lr=0.05"]
-
-
-def _reference_checkpoint(path: Path, classes: int = 7, seed: int = 3) -> dict[str, torch.Tensor]:
-    """A published-format checkpoint (bare state_dict, DataParallel ``module.`` prefix, no
-    num_batches_tracked) of a small COCO-18 network: every tensor moved off its fresh
-    initialisation (so arriving unchanged is visible), BatchNorm statistics included."""
-    torch.manual_seed(seed)
-    model = STGCN(STGCNConfig(num_classes=classes, layout="openpose_coco_18", **SMALL_NET))
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and name != "A":
-                tensor.add_(0.05 * torch.randn_like(tensor))
-                if "running_var" in name:
-                    tensor.abs_()
-    state = {f"module.{k}": v.clone() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    torch.save(state, path)
-    return {k[len("module."):]: v for k, v in state.items()}
+_reference_checkpoint = write_reference_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -317,3 +317,25 @@ def test_camera_reconnects_when_the_video_file_appears_and_is_replaced(video, pr
     assert spin_until(probe, lambda: (170, 128) in sizes, 60, [camera])
     log = processes.log("camera_node")
     assert "camera waiting" in log and "camera streaming" in log
+
+
+def test_action_node_names_a_reference_checkpoints_classes_from_a_file(processes, probe, tmp_path) -> None:
+    from reference_checkpoints import write_reference_checkpoint
+
+    write_reference_checkpoint(tmp_path / "st_gcn.five.pt", classes=5)
+    (tmp_path / "names.txt").write_text("salsa\ntango\nwaltz\nrumba\nsamba\n")
+    (tmp_path / "empty.txt").write_text("\n")
+    broken = processes.start("action_node", {"checkpoint": str(tmp_path / "st_gcn.five.pt"),
+                                             "classes_file": str(tmp_path / "empty.txt")})
+    assert broken.wait(timeout=60) == 2 and "holds no class names" in processes.log("action_node")
+    labels = []
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=100))
+    publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    action = processes.start("action_node", {"checkpoint": str(tmp_path / "st_gcn.five.pt"), "window": 16,
+                                             "stride": 4, "classes_file": str(tmp_path / "names.txt")})
+    assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action])
+    for index, keypoints in enumerate(generate_move("wave", 48, np.random.default_rng(1))):
+        publisher.publish(_skeleton(1_000_000_000 + index * 33_333_333, keypoints))
+        spin_until(probe, lambda: False, 0.02)
+    assert spin_until(probe, lambda: len(labels) >= 2, 60, [action]), processes.log("action_node")[-3000:]
+    assert set(labels[-1].top_k_labels) <= {"salsa", "tango", "waltz", "rumba", "samba"}

@@ -3,3 +3,14 @@
 Modules import heavy libraries (torch, mediapipe, rclpy) inside their handlers, so ``--help``
 and unrelated commands stay fast.
 """
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_classes_argument(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """``--classes FILE``: the same option, with the same meaning, in predict, evaluate, export."""
+    parser.add_argument("--classes", type=Path, metavar="FILE",
+                        help="class names of the checkpoint, one a line in the order of its outputs (reference "
+                             "checkpoints carry none; e.g. ../shared/data/kinetics400_labels.txt)" + extra)

@@ -5,8 +5,6 @@ import argparse
 import json
 from pathlib import Path
 
-from dance_recognition.cli import UserError
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -50,20 +48,9 @@ def backend_options(args: argparse.Namespace) -> dict:
                       args.openpose_folder or "")
 
 
-def read_class_names(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    try:
-        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except OSError as error:
-        raise UserError(f"cannot read class names from {path}: {error.strerror}") from None
-    if not names:
-        raise UserError(f"{path} holds no class names")
-    return names
-
-
 def _extract(args: argparse.Namespace) -> int:
     from dance_recognition.data.extract import ExtractConfig, extract, summary_json
+    from dance_recognition.models.class_names import read_class_names
 
     config = ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
                            window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,

@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dance_recognition.commands.extract import read_class_names
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("import-dataset", help="import skeleton data of the ST-GCN reference formats")
@@ -30,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _reference(args: argparse.Namespace) -> int:
     from dance_recognition.data.importers import import_reference
+    from dance_recognition.models.class_names import read_class_names
 
     count = import_reference(args.folder, args.output, read_class_names(args.classes), args.layout)
     print(f"imported {count} samples into {args.output}")
@@ -38,6 +37,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 def _kinetics(args: argparse.Namespace) -> int:
     from dance_recognition.data.importers import import_kinetics
+    from dance_recognition.models.class_names import read_class_names
 
     count, skipped = import_kinetics(args.folder, args.label_file, args.output, read_class_names(args.classes),
                                      split=args.split, frames=args.frames, persons=args.persons, append=args.append)

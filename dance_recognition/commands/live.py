@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                     "(default: webcam 0 if present, else the demo video)")
     parser.add_argument("--backend", default="", help="pose backend: mediapipe (default) or openpose")
     parser.add_argument("--model", default="", help="action model checkpoint (default: the demo model)")
+    parser.add_argument("--classes", default="", metavar="FILE",
+                        help="class names of the model, one a line (reference checkpoints carry none)")
     parser.add_argument("--device", default="", help="model device: cpu, cuda, auto")
     parser.add_argument("--namespace", default="", help="ROS namespace of the nodes and topics")
     parser.add_argument("--params-file", default="", help="a node parameters YAML; it overrides only what it names "
@@ -91,7 +93,8 @@ def _live(args: argparse.Namespace) -> int:
         raise UserError(f"{args.record} exists already; a bag is never overwritten: choose another name")
     if args.record_images and not args.record:
         raise UserError("--record-images needs --record BAG")
-    arguments = LiveArguments(input=source, backend=args.backend, model=args.model, device=args.device,
+    arguments = LiveArguments(input=source, backend=args.backend, model=args.model, classes=args.classes,
+                              device=args.device,
                               namespace=args.namespace, params_file=args.params_file,
                               loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction,
                               record=args.record, record_images=args.record_images or "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dance_recognition.commands import add_classes_argument
 from dance_recognition.commands.extract import add_backend_arguments, backend_options
 
 
@@ -16,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="image size of a .npy input in pixels (needed by kinetics-normalised models)")
     parser.add_argument("--top", type=int, default=3, help="how many classes to print")
     parser.add_argument("--device", default="auto")
+    add_classes_argument(parser)
     add_backend_arguments(parser)
     parser.set_defaults(handler=_predict)
 
@@ -29,9 +31,10 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dance_recognition.cli import UserError
+    from dance_recognition.models.class_names import read_class_names
     from dance_recognition.models.classifier import ActionClassifier
 
-    classifier = ActionClassifier(args.checkpoint, device=args.device)
+    classifier = ActionClassifier(args.checkpoint, device=args.device, classes=read_class_names(args.classes))
     if not args.input.is_file():
         raise UserError(f"{args.input} does not exist")
     image_size = tuple(args.image_size) if args.image_size else None

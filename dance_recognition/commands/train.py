@@ -40,8 +40,10 @@ def _train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 reports
     if result.report:
+        from dance_recognition.training.evaluation import recall_summary
+
         print(f"best model: {result.best_checkpoint} (val top-1 {result.report['top1']:.1%}, "
-              f"top-{result.report['top5_k']} {result.report['top5']:.1%})")
+              f"top-{result.report['top5_k']} {result.report['top5']:.1%}, {recall_summary(result.report)})")
         print(f"report: {args.output / 'report.json'}, {args.output / 'confusion_matrix.png'}, "
               f"{args.output / 'curves.png'}")
     else:

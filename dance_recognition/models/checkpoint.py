@@ -26,6 +26,7 @@ import torch
 
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.files import current_umask
+from dance_recognition.models.class_names import describe_difference, placeholder_names
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
@@ -199,7 +200,7 @@ def load_checkpoint(
     else:
         state = _state_dict_of(data, path)
         config = _config_from_reference(state, path, layout, strategy)
-        card = ModelCard(config=config, classes=[f"class_{i}" for i in range(config.num_classes)],
+        card = ModelCard(config=config, classes=placeholder_names(config.num_classes),
                          normalization=normalization, window=window, max_persons=max_persons, source="reference")
         if classes is None and warn_unnamed:
             log.warning("%s has no class names; pass them (e.g. a label file) to get named labels", path)
@@ -207,10 +208,13 @@ def load_checkpoint(
         if len(classes) != card.config.num_classes:
             raise CheckpointError(
                 f"class mismatch: {path} has {card.config.num_classes} classes (fcn.weight), "
-                f"but {len(classes)} class names were given"
+                f"but {len(classes)} class names were given; give one name per class, in the order of its outputs"
             )
-        if card.source != "reference" and list(classes) != card.classes:
-            raise CheckpointError(f"class mismatch: {path} has classes {card.classes}, but {list(classes)} were given")
+        named = card.source != "reference" and card.classes != placeholder_names(len(card.classes))
+        if named and list(classes) != card.classes:
+            raise CheckpointError(f"class mismatch: {path} names its classes itself and the given names differ "
+                                  f"({describe_difference(card.classes, list(classes))}); drop the class names "
+                                  "or give the checkpoint's")
         card.classes = list(classes)
     model = STGCN(card.config)
     _load_state(model, state, path)

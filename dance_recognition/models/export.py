@@ -6,6 +6,7 @@ random input and refuses to leave a file whose outputs differ from the eager mod
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.stgcn import STGCN, FusedSTGCN
 
 DEFAULT_TOLERANCE = 1e-4
+CLASSES_FILE = "classes.txt"  # TorchScript extra file: one class name a line, in output order
+CLASSES_KEY = "classes"  # ONNX metadata: the class names as a JSON list, in output order
 
 
 class ExportError(DanceRecognitionError):
@@ -38,13 +41,15 @@ def to_torchscript(model: STGCN) -> torch.jit.ScriptModule:
 
 
 def export_torchscript(model: STGCN, path: str | os.PathLike, frames: int = 64, persons: int = 1,
-                       tolerance: float = DEFAULT_TOLERANCE) -> float:
-    """Save a frozen TorchScript module; returns the checked relative error."""
+                       tolerance: float = DEFAULT_TOLERANCE, classes: list[str] | None = None) -> float:
+    """Save a frozen TorchScript module (class names, when given, in its extra file ``classes.txt``);
+    returns the checked relative error."""
     scripted = to_torchscript(model)
     x = _example(model, frames, persons)
     with torch.inference_mode():
         error = _check("TorchScript", model.eval()(x), scripted(x), tolerance)
-    scripted.save(str(path))
+    extra = {CLASSES_FILE: "\n".join(classes) + "\n"} if classes else {}
+    scripted.save(str(path), _extra_files=extra)
     return error
 
 
@@ -61,12 +66,25 @@ def onnx_bytes(model: STGCN | FusedSTGCN, frames: int = 64, persons: int = 1, op
     return buffer.getvalue()
 
 
+def _with_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return proto.SerializeToString()
+
+
 def export_onnx(model: STGCN, path: str | os.PathLike, frames: int = 64, persons: int = 1,
-                tolerance: float = DEFAULT_TOLERANCE) -> float:
-    """Save an ONNX model (dynamic batch, frames, persons) checked with ONNX Runtime."""
+                tolerance: float = DEFAULT_TOLERANCE, classes: list[str] | None = None) -> float:
+    """Save an ONNX model (dynamic batch, frames, persons) checked with ONNX Runtime; class names,
+    when given, go in its metadata (``classes``, a JSON list)."""
     import onnxruntime
 
     data = onnx_bytes(model, frames, persons)
+    if classes:
+        data = _with_metadata(data, {CLASSES_KEY: json.dumps(list(classes))})
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     x = _example(model, frames, persons)
     with torch.inference_mode():

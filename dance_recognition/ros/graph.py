@@ -53,6 +53,7 @@ class LiveArguments:
     input: str = _argument("", "webcam index, /dev/videoN or a video file (empty: camera_node's default, webcam 0)")
     backend: str = _argument("", "pose backend (empty: pose_node's default, mediapipe)", ("", "mediapipe", "openpose"))
     model: str = _argument("", "action model checkpoint (empty: the packaged demo model)")
+    classes: str = _argument("", "class names of the model, one a line (reference checkpoints carry none)")
     device: str = _argument("", "model device: cpu, cuda, cuda:N or auto (empty: action_node's default, cpu)")
     namespace: str = _argument("", "namespace of the nodes and topics")
     params_file: str = _argument("", "a node parameters YAML; it overrides only the parameters it names")
@@ -153,6 +154,8 @@ def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
         pose["backend"] = arguments.backend
     if arguments.model:
         action["checkpoint"] = arguments.model
+    if arguments.classes:
+        action["classes_file"] = arguments.classes
     if arguments.device:
         action["device"] = arguments.device
     images = _image_remappings(arguments.image_topic)

@@ -44,19 +44,33 @@ def classification_report(logits: np.ndarray, labels: np.ndarray, class_names: l
         true_positive = int(matrix[index, index])
         predicted_count, support = int(matrix[:, index].sum()), int(matrix[index].sum())
         precision = true_positive / predicted_count if predicted_count else 0.0
-        recall = true_positive / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        # without samples a class has no recall (not 0, not 100%): None, and named in the report
+        recall = true_positive / support if support else None
+        f1 = (2 * precision * recall / (precision + recall) if precision + recall else 0.0) if support else None
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    unseen = [name for name, metrics in per_class.items() if not metrics["support"]]
     return {
         "samples": len(labels),
         "top1": float((predicted == labels).mean()),
         "top5": float((top_k == labels[:, None]).any(axis=1).mean()),
         "top5_k": k,
         "mean_class_recall": float(np.mean([c["recall"] for c in per_class.values() if c["support"]])),
+        "classes_without_samples": unseen,
         "per_class": per_class,
         "class_names": list(class_names),
         "confusion_matrix": matrix.tolist(),
     }
+
+
+def recall_summary(report: dict) -> str:
+    """'mean class recall 80.0%', saying over how many classes when some had no samples."""
+    line = f"mean class recall {report['mean_class_recall']:.1%}"
+    unseen = report.get("classes_without_samples") or []
+    if unseen:
+        total = len(report["per_class"])
+        shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+        line += f" over {total - len(unseen)} of {total} classes (no samples of {shown})"
+    return line
 
 
 def write_report(report: dict, folder: Path, title: str) -> tuple[Path, Path]:

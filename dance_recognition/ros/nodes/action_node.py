@@ -34,6 +34,7 @@ from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows, ReadyWindow
 from dance_recognition.live.presence import Presence
 from dance_recognition.live.statistics import RateMonitor
+from dance_recognition.models.class_names import read_class_names
 from dance_recognition.models.classifier import ActionClassifier, NoPersonError
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
@@ -58,6 +59,8 @@ class ActionNode(Node):
         config = {
             "checkpoint": declare(self, "checkpoint", "", "model checkpoint; empty = the packaged demo model",
                                   read_only=False),
+            "classes_file": declare(self, "classes_file", "", "class names, one a line; empty = the checkpoint's",
+                                    read_only=False),
             "device": declare(self, "device", "cpu", "cpu, cuda, cuda:N or auto", read_only=False),
             "window": declare(self, "window", 0, "frames per prediction; 0 = the model's window", (0, 10000),
                               read_only=False),
@@ -108,7 +111,8 @@ class ActionNode(Node):
     # --- configuration ---------------------------------------------------------------------------
     @staticmethod
     def _load(config: dict[str, Any]) -> ActionClassifier:
-        return ActionClassifier(config["checkpoint"] or default_checkpoint(), device=config["device"])
+        return ActionClassifier(config["checkpoint"] or default_checkpoint(), device=config["device"],
+                                classes=read_class_names(config["classes_file"]))
 
     @staticmethod
     def _window_settings(config: dict[str, Any], classifier: ActionClassifier) -> tuple[int, int]:
@@ -127,7 +131,7 @@ class ActionNode(Node):
         """Runs in the SetParameters call: a model that does not load is refused, the old one stays."""
         classifier = self.classifier
         self._pending = None
-        if {"checkpoint", "device"} & changes.keys():
+        if {"checkpoint", "classes_file", "device"} & changes.keys():
             try:
                 classifier = self._pending = self._load(proposed)
             except (DanceRecognitionError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
