@@ -7,7 +7,10 @@
 - ``kinetics``: the Kinetics-skeleton JSON of the reference (one file per clip: ``data`` -> frames
   with ``frame_index`` and ``skeleton`` entries of ``pose`` = x, y pairs in 0..1 and ``score``),
   with its label file (``{clip: {"label", "label_index", "has_skeleton"}}``). Converted like the
-  reference feeder does: x, y - 0.5, zeros where the score is 0, the most confident persons first.
+  reference feeder does: the first 5 skeletons of each frame, x, y - 0.5, zeros where the score is
+  0, and in EACH FRAME the persons ranked by their summed score (so the first person may change
+  from frame to frame, as in the published models' training data). The label file, the clips' own
+  labels and ``--classes`` must agree: a disagreement is an error, never a silent relabelling.
 
 Both give ``kinetics`` coordinates (already normalised), which models trained with the
 ``kinetics`` normalisation use as they are.
@@ -18,6 +21,7 @@ import io
 import json
 import pickle
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +32,7 @@ from dance_recognition.skeleton.layouts import LAYOUTS
 
 LAYOUT_BY_JOINTS = {18: "openpose_coco_18", 25: "ntu_rgbd_25", 33: "mediapipe_pose_33", 17: "coco_17"}
 CHUNK = 512
+PERSONS_READ = 5  # skeletons read per frame, the first ones as listed (the reference feeder's num_person_in)
 
 
 def _integer_scalar(dtype: np.dtype, raw: bytes) -> int:
@@ -153,14 +158,22 @@ def import_reference(folder: str | Path, output: str | Path, class_names: Sequen
     return sum(len(p[4]) for p in parts)
 
 
-def read_kinetics_clip(path: Path, frames: int, persons: int, joints: int = 18) -> tuple[np.ndarray, int]:
-    """(3, T, V, M) in reference coordinates and the number of frames with data."""
+@dataclass
+class KineticsClip:
+    data: np.ndarray  # (3, T, V, M) in reference coordinates
+    frames_used: int  # frames up to the last one with data
+    label_index: int | None  # the clip's own label_index, when it states one
+
+
+def read_kinetics_clip(path: Path, frames: int, persons: int, joints: int = 18) -> KineticsClip:
+    """One clip as the reference feeder reads it (see the module docstring)."""
     try:
         clip = json.loads(path.read_text())
         entries = clip["data"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        own_label = int(clip["label_index"]) if isinstance(clip, dict) and "label_index" in clip else None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path} is not a Kinetics-skeleton clip ({error})") from None
-    slots = 8  # people kept per frame before choosing the most confident (reference: num_person_in=5)
+    slots = PERSONS_READ
     data = np.zeros((3, frames, joints, slots), np.float32)
     last = 0
     for entry in entries:
@@ -177,8 +190,43 @@ def read_kinetics_clip(path: Path, frames: int, persons: int, joints: int = 18) 
     data[0:2] -= 0.5
     data[0][data[2] == 0] = 0
     data[1][data[2] == 0] = 0
-    order = np.argsort(-data[2].sum(axis=(0, 1)), kind="stable")[:persons]
-    return np.ascontiguousarray(data[:, :, :, order]), last
+    return KineticsClip(rank_persons_per_frame(data)[..., :persons], last, own_label)
+
+
+def rank_persons_per_frame(data: np.ndarray) -> np.ndarray:
+    """(C, T, V, M) with, in every frame, the persons ordered by their summed score (highest
+    first), as the reference feeder sorts them; ties keep their order."""
+    order = np.argsort(-data[2].sum(axis=1), axis=1, kind="stable")  # (T, M)
+    return np.ascontiguousarray(np.take_along_axis(data, order[None, :, None, :], axis=3))
+
+
+def _check_labels(labels: dict, clips: list[Path], class_names: Sequence[str] | None, label_file: Path,
+                  folder: Path) -> list[int]:
+    """The label file's label indices, after checking it against the clips and ``class_names``."""
+    if not isinstance(labels, dict) or not all(isinstance(v, dict) for v in labels.values()):
+        raise DatasetError(f"{label_file} is not a Kinetics label file ({{clip: {{label, label_index}}}})")
+    if not any(path.stem in labels for path in clips):
+        raise DatasetError(f"{label_file} names none of the {len(clips)} clips in {folder} (e.g. {clips[0].stem}); "
+                           "give the label file of this folder (train and val have their own)")
+    try:
+        indices = [int(v["label_index"]) for v in labels.values() if "label_index" in v]
+    except (TypeError, ValueError) as error:
+        raise DatasetError(f"{label_file}: a label_index is not an integer ({error})") from None
+    if not indices:
+        raise DatasetError(f"{label_file} holds no label_index entries")
+    named: dict[int, str] = {}
+    for clip, entry in labels.items():
+        if "label_index" not in entry or "label" not in entry:
+            continue
+        index, label = int(entry["label_index"]), str(entry["label"])
+        if named.setdefault(index, label) != label:
+            raise DatasetError(f"{label_file}: label_index {index} is called both {named[index]!r} and {label!r} "
+                               f"(clip {clip}); the label file is inconsistent")
+        if class_names is not None and index < len(class_names) and class_names[index] != label:
+            raise DatasetError(f"{label_file}: clip {clip} is labelled {label!r} with label_index {index}, but the "
+                               f"class names (--classes) call class {index} {class_names[index]!r}; give the class "
+                               "names in label_index order")
+    return indices
 
 
 def import_kinetics(folder: str | Path, label_file: str | Path, output: str | Path,
@@ -193,9 +241,7 @@ def import_kinetics(folder: str | Path, label_file: str | Path, output: str | Pa
     clips = sorted(folder.glob("*.json"))
     if not clips:
         raise DatasetError(f"no *.json clips in {folder}")
-    indices = [int(v["label_index"]) for v in labels.values() if "label_index" in v]
-    if not indices:
-        raise DatasetError(f"{label_file} holds no label_index entries")
+    indices = _check_labels(labels, clips, class_names, label_file, folder)
     if class_names is None:
         by_index = {int(v["label_index"]): v.get("label", f"class_{v['label_index']}") for v in labels.values()}
         class_names = [by_index.get(i, f"class_{i}") for i in range(max(indices) + 1)]
@@ -210,15 +256,21 @@ def import_kinetics(folder: str | Path, label_file: str | Path, output: str | Pa
                 skipped.append(f"{path.name}: {'not in the label file' if entry is None else 'has no skeleton'}")
                 continue
             try:
-                sample, used = read_kinetics_clip(path, frames, persons)
+                clip = read_kinetics_clip(path, frames, persons)
             except DatasetError as error:
                 skipped.append(str(error))
                 continue
-            writer.add(sample, SampleInfo(label=int(entry["label_index"]), split=split, source=path.name,
-                                          end_frame=used, num_frames=used))
+            label = int(entry["label_index"])
+            if clip.label_index is not None and clip.label_index != label:
+                raise DatasetError(f"{path} says label_index {clip.label_index}, {label_file} says {label}: "
+                                   "is it the label file of these clips?")
+            writer.add(clip.data, SampleInfo(label=label, split=split, source=path.name, end_frame=clip.frames_used,
+                                             num_frames=clip.frames_used))
             count += 1
             if count % CHUNK == 0:
                 writer.flush()
+        if count == 0:
+            raise DatasetError(f"no clip of {folder} could be imported: {'; '.join(skipped[:3])}")
         writer.commit()
     except BaseException:
         writer.abort()
