@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from reference_checkpoints import write_reference_checkpoint
 
+from dance_recognition.class_names import ClassNamesError, describe_difference, read_class_names
 from dance_recognition.data.dataset import SkeletonDataset
 from dance_recognition.data.synthetic import MOVES, write_synthetic_dataset
-from dance_recognition.models.class_names import ClassNamesError, describe_difference, read_class_names
 from dance_recognition.ros.graph import LiveArguments, live_graph
 
 KINETICS_LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "kinetics400_labels.txt"

@@ -17,9 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from dance_recognition.class_names import read_class_names
     from dance_recognition.cli import UserError
     from dance_recognition.models.checkpoint import load_checkpoint
-    from dance_recognition.models.class_names import read_class_names
     from dance_recognition.models.export import export_onnx, export_torchscript
 
     if args.torchscript is None and args.onnx is None:

@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from dance_recognition.class_names import read_class_names
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -50,7 +52,6 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 def _extract(args: argparse.Namespace) -> int:
     from dance_recognition.data.extract import ExtractConfig, extract, summary_json
-    from dance_recognition.models.class_names import read_class_names
 
     config = ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
                            window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,

@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _reference(args: argparse.Namespace) -> int:
+    from dance_recognition.class_names import read_class_names
     from dance_recognition.data.importers import import_reference
-    from dance_recognition.models.class_names import read_class_names
 
     count = import_reference(args.folder, args.output, read_class_names(args.classes), args.layout)
     print(f"imported {count} samples into {args.output}")
@@ -36,8 +36,8 @@ def _reference(args: argparse.Namespace) -> int:
 
 
 def _kinetics(args: argparse.Namespace) -> int:
+    from dance_recognition.class_names import read_class_names
     from dance_recognition.data.importers import import_kinetics
-    from dance_recognition.models.class_names import read_class_names
 
     count, skipped = import_kinetics(args.folder, args.label_file, args.output, read_class_names(args.classes),
                                      split=args.split, frames=args.frames, persons=args.persons, append=args.append)

@@ -30,8 +30,8 @@ def _print_top(probabilities, classes: list[str], top: int, prefix: str = "") ->
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from dance_recognition.class_names import read_class_names
     from dance_recognition.cli import UserError
-    from dance_recognition.models.class_names import read_class_names
     from dance_recognition.models.classifier import ActionClassifier
 
     classifier = ActionClassifier(args.checkpoint, device=args.device, classes=read_class_names(args.classes))

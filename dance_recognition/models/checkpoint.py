@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from dance_recognition.class_names import describe_difference, placeholder_names
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.files import current_umask
-from dance_recognition.models.class_names import describe_difference, placeholder_names
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS

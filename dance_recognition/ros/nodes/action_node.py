@@ -29,12 +29,12 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
+from dance_recognition.class_names import read_class_names
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows, ReadyWindow
 from dance_recognition.live.presence import Presence
 from dance_recognition.live.statistics import RateMonitor
-from dance_recognition.models.class_names import read_class_names
 from dance_recognition.models.classifier import ActionClassifier, NoPersonError
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
