@@ -144,7 +144,7 @@ def test_graph_description_arguments_and_exit_outcomes(tmp_path) -> None:
     camera = command(specs["camera_node"], arguments)
     assert camera[1:3] == ["-m", "dance_recognition.ros.nodes.camera_node"]
     assert "source:=\"0\"" in camera and "loop:=true" in camera and "__ns:=/robot1" in camera
-    assert 'wait_for_topics:=["skeletons"]' in camera  # a video starts once the whole graph listens
+    assert 'wait_for_publishers:=["skeletons", "actions"]' in camera  # a video starts once the whole graph is up
     # only the user's file, on top of the nodes' own defaults: it overrides only what it names
     assert [camera[i + 1] for i, a in enumerate(camera) if a == "--params-file"] == [str(user)]
     assert all("use_sim_time:=true" in command(spec, arguments) for spec in specs.values())

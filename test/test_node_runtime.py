@@ -19,6 +19,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.data.synthetic import generate_move
 from dance_recognition.media.video import VideoReader
+from dance_recognition.ros.graph import LiveArguments
 from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import stamp_to_ns
@@ -217,7 +218,7 @@ def test_camera_info_from_a_calibration_file_scaled_to_the_published_size(video,
     probe.create_subscription(Image, "image_raw", images.append, qos_profile_sensor_data)
     camera = processes.start("camera_node", {"source": str(video), "loop": True, "playback": "fast",
                                              "fast_rate_hz": 60.0, "camera_info_url": f"file://{calibration}",
-                                             "wait_for_topics": ["image_raw"]})
+                                             "wait_for_subscriber": False})
     assert spin_until(probe, lambda: len(infos) >= 3 and images, 60, [camera]), processes.log("camera_node")[-2000:]
     info = infos[-1]
     assert (info.width, info.height) == (340, 256) and images[-1].header.frame_id == "camera_optical_frame"
@@ -249,3 +250,32 @@ projection_matrix:
   cols: 4
   data: [600.0, 0.0, 340.0, 0.0, 0.0, 602.0, 256.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 """
+
+
+def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_path) -> None:
+    """A 72-frame clip (2.4 s): the camera starts playing only once action_node listens, so the
+    first frames' skeletons are in the first window (camera_node started first, the slowest last)."""
+    from dance_recognition.media.video import VideoWriter
+
+    clip = tmp_path / "short.mp4"
+    with VideoReader(video) as reader, VideoWriter(clip, 30.0, (340, 256)) as writer:
+        for _, frame in zip(range(72), reader, strict=False):
+            writer.write(frame)
+    params = tmp_path / "mine.yaml"
+    params.write_text("/**/action_node:\n  ros__parameters:\n    min_frames: 8\n")
+    images, skeletons, labels = [], [], []
+    probe.create_subscription(Image, "image_raw", lambda m: images.append(stamp_to_ns(m.header.stamp)),
+                              qos_profile_sensor_data)
+    probe.create_subscription(Skeleton, "skeletons", skeletons.append, QoSProfile(depth=100))
+    probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=100))
+    arguments = LiveArguments(input=str(clip), params_file=str(params))
+    camera = processes.start("camera_node", arguments=arguments)
+    nodes = [camera, processes.start("pose_node", arguments=arguments), processes.start("action_node",
+                                                                                          arguments=arguments)]
+    assert spin_until(probe, lambda: camera.poll() is not None, 120, nodes[1:])
+    assert camera.returncode == 0, processes.log("camera_node")[-2000:]  # played once, then ended
+    assert spin_until(probe, lambda: len(labels) >= 1, 30, nodes[1:]), (
+        f"{len(images)} images, {len(skeletons)} skeletons, {sum(bool(s.people) for s in skeletons)} with people")
+    assert len(images) == 72 and stamp_to_ns(skeletons[0].header.stamp) == images[0]
+    first_seen = next(stamp_to_ns(s.header.stamp) for s in skeletons if s.people)
+    assert stamp_to_ns(labels[0].window_start) == first_seen, "the first frames never reached action_node"

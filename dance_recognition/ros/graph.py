@@ -147,9 +147,9 @@ def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
         camera["loop"] = arguments.flag("loop")
     if arguments.playback:
         camera["playback"] = arguments.playback
-    # a video file starts once the whole graph listens, not only pose_node: a short clip's first
-    # window must reach action_node
-    camera["wait_for_topics"] = ["skeletons"]
+    # a video file starts once the whole graph is up (pose_node's and action_node's outputs have
+    # their publishers), not only pose_node: a short clip's first window must reach action_node
+    camera["wait_for_publishers"] = ["skeletons", "actions"]
     if arguments.backend:
         pose["backend"] = arguments.backend
     if arguments.model:

@@ -8,17 +8,20 @@ optical frame's, REP-103), ``max_width`` (downscale wider frames; 0 = never),
 ``reconnect_initial_s``/``reconnect_max_s`` (back-off when the camera disconnects),
 ``camera_info_url`` (a camera_calibration YAML as ``file:///...``, ``package://...`` or a path:
 ``camera_info`` then carries its K, D, R, P, scaled to the published size; empty: an all-zero K,
-which CameraInfo defines as uncalibrated), ``wait_for_subscriber``/``wait_for_topics`` (a video
-file starts once image_raw and each of these topics has a subscriber; the live graph names
-``skeletons`` so a short clip's first frames reach action_node). A file played once ends the node
-with exit code 0.
+which CameraInfo defines as uncalibrated), ``wait_for_subscriber``/``wait_for_publishers`` (a
+video file starts once image_raw has a subscriber and each of these topics a publisher: the live
+graph names ``skeletons`` and ``actions``, so the whole graph is up and a short clip's first frames
+reach action_node; a subscriber alone would not do, a viewer or a recorder may be one). A file
+played once ends the node with exit code 0.
 Health (state, rate, frames) goes to ``/diagnostics``.
 """
 from __future__ import annotations
 
 import time
 
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -28,7 +31,7 @@ from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
 from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.node_runner import run_node
-from dance_recognition.ros.parameters import declare, log_configuration
+from dance_recognition.ros.parameters import READ_ONLY_NOTE, declare, log_configuration
 
 
 class CameraNode(Node):
@@ -51,9 +54,11 @@ class CameraNode(Node):
                                             (0.0, 3600.0)),
             "wait_for_subscriber": declare(self, "wait_for_subscriber", True,
                                            "video files: start playing once image_raw has a subscriber"),
-            "wait_for_topics": declare(self, "wait_for_topics", ["image_raw"],
-                                       "video files: ... and once each of these topics has a subscriber "
-                                       "(the live graph adds skeletons: the whole graph listens)"),
+            # string array without a default (rclpy cannot type an empty list): unset = none
+            "wait_for_publishers": self.declare_parameter(
+                "wait_for_publishers", Parameter.Type.STRING_ARRAY,
+                ParameterDescriptor(description="video files: also wait until each of these topics has a publisher",
+                                    read_only=True, additional_constraints=READ_ONLY_NOTE)).value or [],
         }
         if config["playback"] not in ("native", "fast"):
             raise ValueError(f"playback must be native or fast, not {config['playback']!r}")
@@ -109,14 +114,12 @@ class CameraNode(Node):
         self.stats.record()
 
     def _graph_listens(self) -> bool:
-        """image_raw has a subscriber, and so has each of ``wait_for_topics`` (names resolved with
-        this node's namespace and remappings)."""
+        """image_raw has a subscriber, and each of ``wait_for_publishers`` a publisher (names
+        resolved with this node's namespace and remappings)."""
         if self.image_publisher.get_subscription_count() == 0:
             return False
-        for topic in self.config["wait_for_topics"]:
-            if topic and self.count_subscribers(self.resolve_topic_name(topic)) == 0:
-                return False
-        return True
+        return all(self.count_publishers(self.resolve_topic_name(topic)) > 0
+                   for topic in self.config["wait_for_publishers"] if topic)
 
     def _camera_info(self, image: Image) -> CameraInfo:
         if self._info is None or (self._info.width, self._info.height) != (image.width, image.height):
