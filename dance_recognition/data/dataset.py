@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_recognition.errors import DanceRecognitionError
-from dance_recognition.files import current_umask
+from dance_recognition.files import atomic_write, current_umask
 from dance_recognition.skeleton.layouts import LAYOUTS, get_layout
 
 DATASET_FORMAT = "dance_recognition/skeleton-dataset"
@@ -127,22 +127,11 @@ def check_finite(array: np.ndarray, what: str) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                     delete=False) as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-        temporary = Path(f.name)
-    os.replace(temporary, path)
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
 
 
 def _save_array_atomic(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as f:
-        np.save(f, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False))
 
 
 def read_header(root: Path) -> DatasetHeader:

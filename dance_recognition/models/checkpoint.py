@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import torch
 
 from dance_recognition.class_names import describe_difference, placeholder_names
 from dance_recognition.errors import DanceRecognitionError
-from dance_recognition.files import current_umask
+from dance_recognition.files import atomic_write
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
@@ -260,15 +259,6 @@ def save_checkpoint(path: str | os.PathLike, model: STGCN, card: ModelCard) -> P
 
 
 def save_atomically(payload: dict, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: readers see the old file or
-    the complete new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; a model file is not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` through ``files.atomic_write``: readers see the old file or the complete
+    new one, never a half-written one, and no temporary file stays behind."""
+    atomic_write(path, lambda f: torch.save(payload, f))
