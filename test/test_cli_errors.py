@@ -3,16 +3,22 @@ traceback, and never a confident answer from no data. Run in-process through ``c
 same code the installed wrapper calls; the wrapper itself is tested in test_extract/test_live_nodes)."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import shared_data_dir
+from dance_recognition.msg import ActionLabel
 from openpose_model_files import write_model
+from sensor_msgs.msg import Image
 
 from dance_recognition.cli import main
 from dance_recognition.media.video import VideoReader, VideoWriter
+from dance_recognition.models.checkpoint import CheckpointError, load_checkpoint
 from dance_recognition.pose.paf_grouping import PAF_MODELS
+from dance_recognition.ros.launcher import Monitor
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 
 DEMO = default_checkpoint()
@@ -68,3 +74,78 @@ def test_preview_and_predict_run_with_the_openpose_backend(capsys, tmp_path: Pat
             writer.write(image)
     code, out, err = run_cli(capsys, "predict", DEMO, short, *openpose)
     assert code == 1 and out.strip() == f"no person detected in {short}", (out, err)
+
+
+def _files(tmp: Path) -> dict[str, Path]:
+    """The hostile inputs of the issue's one-line list, made once per test."""
+    (tmp / "text.pt").write_text("hello\n")
+    (tmp / "empty.npy").write_bytes(b"")
+    np.save(tmp / "v17.npy", np.ones((3, 48, 17, 1), np.float32))
+    np.save(tmp / "ok.npy", np.ones((3, 48, 18, 1), np.float32))
+    (tmp / "folder").mkdir()
+    videos = tmp / "videos" / "a"
+    videos.mkdir(parents=True)
+    (videos / "a_1.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # looks like an mp4 to a checkpoint reader
+    (tmp / "segments.csv").write_text("video,start,end,label\na/a_1.mp4,0\n")
+    reference = tmp / "reference"
+    reference.mkdir()
+    np.save(reference / "train_data_joint.npy", np.zeros((2, 3, 10, 18, 1), np.float32))
+    (reference / "train_label.pkl").write_bytes(pickle.dumps((["x", "y"], [0, 1])))
+    return {"text": tmp / "text.pt", "empty": tmp / "empty.npy", "v17": tmp / "v17.npy", "ok": tmp / "ok.npy",
+            "folder": tmp / "folder", "videos": tmp / "videos", "mp4": videos / "a_1.mp4",
+            "csv": tmp / "segments.csv", "reference": reference, "out": tmp / "out"}
+
+
+ONE_LINE_ERRORS = [
+    ("predict", lambda f: [f["text"], f["ok"]], "is not a PyTorch checkpoint (a file written by torch.save)"),
+    ("predict", lambda f: [f["mp4"], f["ok"]], "a_1.mp4 is not a PyTorch checkpoint"),
+    ("predict", lambda f: [f["folder"], f["ok"]], "is a folder; give the checkpoint file"),
+    ("predict", lambda f: [DEMO, f["empty"]], "empty.npy is empty: no numpy array in it"),
+    ("predict", lambda f: [DEMO, f["v17"]], "do not have the 18 joints (x, y, confidence) of layout openpose_coco_18"),
+    ("predict", lambda f: [DEMO, f["ok"], "--layout", "bogus"], "unknown keypoint layout 'bogus'"),
+    ("export", lambda f: [DEMO, "--onnx", f["folder"]], "the ONNX file"),
+    ("export", lambda f: [DEMO, "--torchscript", f["text"] / "m.ts"], "a file stands in its folder path"),
+    ("extract", lambda f: [f["videos"], f["text"]], "is a file; a dataset is a folder"),
+    ("extract", lambda f: [f["videos"], f["out"], "--labels", "csv", "--csv", f["csv"]],
+     "segments.csv:2: a row needs the 4 columns video,start,end,label"),
+    ("import-dataset", lambda f: ["reference", f["reference"], f["out"], "--layout", "bogus"],
+     "unknown keypoint layout 'bogus'"),
+    ("live", lambda f: ["--input", f["mp4"], "--duration", "-5"], "--duration -5 is negative"),
+]
+
+
+@pytest.mark.parametrize(("command", "arguments", "text"), ONE_LINE_ERRORS,
+                         ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(ONE_LINE_ERRORS)])
+def test_hostile_input_is_one_clear_line(capsys, tmp_path: Path, command: str, arguments, text: str) -> None:
+    code, _, err = run_cli(capsys, command, *arguments(_files(tmp_path)))
+    assert code == 1
+    assert_one_line(err, command, text)
+
+
+@pytest.mark.parametrize("argv", [["predict", DEMO, "x.npy", "--top", "0"], ["predict", DEMO, "x.npy", "--top", "-2"],
+                                  ["evaluate", DEMO, "ds", "--batch-size", "0"]])
+def test_counts_must_be_positive(capsys, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "is not positive; give 1 or more" in capsys.readouterr().err
+
+
+def test_a_reference_checkpoint_whose_adjacency_matches_no_layout(tmp_path: Path) -> None:
+    state = load_checkpoint(DEMO).model.state_dict()
+    state["A"] = torch.rand_like(state["A"])
+    torch.save(state, tmp_path / "reference.pt")
+    with pytest.raises(CheckpointError, match="matches no registered layout, so it was not trained on"):
+        load_checkpoint(tmp_path / "reference.pt", layout="openpose_coco_18")
+
+
+def test_the_live_monitor_survives_an_unwritable_annotated_video(tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    monitor = Monitor(namespace="", record=tmp_path / "file" / "live.mp4", fps=30.0)
+    image = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48))
+    monitor._on_image(image)
+    monitor._on_image(image)
+    assert "File exists" in monitor.record_error
+    assert capsys.readouterr().out.count("recording stopped, recognition goes on") == 1
+    monitor._on_action(ActionLabel(track_id=1, label="wave", confidence=0.9))
+    assert monitor.labels_seen == 1

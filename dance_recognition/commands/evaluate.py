@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dance_recognition.commands import add_classes_argument
+from dance_recognition.commands import add_classes_argument, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", type=Path, help="folder for report.json and confusion_matrix.png "
                                                     "(default: <checkpoint>_eval_<split>)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     add_classes_argument(parser)
     parser.set_defaults(handler=_evaluate)
 

@@ -19,11 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from dance_recognition.class_names import read_class_names
     from dance_recognition.cli import UserError
+    from dance_recognition.files import check_output_file
     from dance_recognition.models.checkpoint import load_checkpoint
     from dance_recognition.models.export import export_onnx, export_torchscript
 
     if args.torchscript is None and args.onnx is None:
         raise UserError("nothing to do: give --torchscript PATH and/or --onnx PATH")
+    for path, what in ((args.torchscript, "TorchScript file"), (args.onnx, "ONNX file")):
+        if path is not None:
+            check_output_file(path, what)  # before minutes of tracing, not after
     loaded = load_checkpoint(args.checkpoint, classes=read_class_names(args.classes))
     frames, persons, classes = loaded.card.window, loaded.card.max_persons, loaded.card.classes
     if args.torchscript:

@@ -64,6 +64,7 @@ def _default_input() -> str:
 
 def _live(args: argparse.Namespace) -> int:
     from dance_recognition.cli import UserError
+    from dance_recognition.files import check_output_file
     from dance_recognition.live.frame_source import is_device
     from dance_recognition.media.video import VideoError, VideoReader
     from dance_recognition.ros.graph import LiveArguments
@@ -89,6 +90,8 @@ def _live(args: argparse.Namespace) -> int:
         record = args.annotated_video
     if args.no_annotated_video:
         record = None
+    if record is not None:
+        check_output_file(record, "annotated video")
     if args.record and Path(args.record).exists():
         raise UserError(f"{args.record} exists already; a bag is never overwritten: choose another name")
     if args.record_images and not args.record:

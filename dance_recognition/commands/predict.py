@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dance_recognition.commands import add_classes_argument
+from dance_recognition.commands import add_classes_argument, positive_int
 from dance_recognition.commands.extract import add_backend_arguments, backend_options
 
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--layout", help="layout of a .npy input (default: the model's)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"),
                         help="image size of a .npy input in pixels (needed by kinetics-normalised models)")
-    parser.add_argument("--top", type=int, default=3, help="how many classes to print")
+    parser.add_argument("--top", type=positive_int, default=3, help="how many classes to print")
     parser.add_argument("--device", default="auto")
     add_classes_argument(parser)
     add_backend_arguments(parser)
@@ -41,6 +41,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.input.suffix == ".npy":
         try:
             array = np.load(args.input, allow_pickle=False)
+        except EOFError:
+            raise UserError(f"{args.input} is empty: no numpy array in it") from None
         except (OSError, ValueError) as error:
             raise UserError(f"cannot read {args.input} as a numpy array: {error}") from None
         if array.ndim == 3 and array.shape[-1] == 3:

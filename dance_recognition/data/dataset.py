@@ -244,6 +244,8 @@ class DatasetWriter:
         self._pending_info: list[SampleInfo] = []
         self._shards: list[dict] = []  # written by flush(), published by commit()
         self._shard_samples: list[SampleInfo] = []
+        if self.root.exists() and not self.root.is_dir():
+            raise DatasetError(f"{self.root} is a file; a dataset is a folder: choose another output")
         if self.root.exists() and (self.root / INDEX_FILE).exists():
             if not append:
                 raise DatasetError(f"{self.root} already holds a dataset; pass append (--append) to add to it, "

@@ -138,6 +138,10 @@ def read_segments_csv(path: Path) -> dict[str, list[Segment]]:
         raise ExtractError(f"{path} needs a header row with columns {', '.join(sorted(required))} and data rows")
     segments: dict[str, list[Segment]] = defaultdict(list)
     for line, row in enumerate(rows, start=2):
+        if any(row.get(column) is None for column in required):
+            raise ExtractError(f"{path}:{line}: a row needs the 4 columns video,start,end,label "
+                               f"(empty end = to the end of the video); this one has "
+                               f"{sum(value is not None for key, value in row.items() if key is not None)}")
         try:
             start = float(row["start"] or 0)
             end = float(row["end"]) if row["end"] not in ("", None) else float("inf")

@@ -91,6 +91,8 @@ def _class_names(given: Sequence[str] | None, num_labels: int, source: str) -> l
 
 def _layout_for(num_joints: int, layout: str | None, source: str) -> str:
     if layout is not None:
+        if layout not in LAYOUTS:
+            raise DatasetError(f"unknown keypoint layout {layout!r}; known layouts: {', '.join(sorted(LAYOUTS))}")
         if LAYOUTS[layout].num_joints != num_joints:
             raise DatasetError(f"{source} has {num_joints} joints but layout {layout} has {LAYOUTS[layout].num_joints}")
         return layout

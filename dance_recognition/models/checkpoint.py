@@ -74,9 +74,28 @@ def _file_id(path: Path) -> str:
     return f"{path.stem}@{digest.hexdigest()[:12]}"
 
 
-def _read(path: Path) -> object:
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+PICKLE_MAGIC = b"\x80"  # the legacy format starts with a pickle protocol opcode
+
+
+def _check_is_torch_file(path: Path) -> None:
+    """A file that is not a torch.save file at all gets its own message (before torch.load, which
+    would call a video "pickled Python objects" and a text file a KeyError)."""
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the checkpoint file (e.g. {path}/best.pt)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    with path.open("rb") as file:
+        head = file.read(4)
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is empty")
+    if not head.startswith(ZIP_MAGIC) and not head.startswith(PICKLE_MAGIC):
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (a file written by torch.save); "
+                              "give a .pt file saved by training or a published ST-GCN state_dict")
+
+
+def _read(path: Path) -> object:
+    _check_is_torch_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -84,7 +103,8 @@ def _read(path: Path) -> object:
             f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain containers "
             f"(which could run code when loaded). Re-save just its state_dict from a trusted session. ({error})"
         ) from error
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
+            AttributeError) as error:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is truncated or not a PyTorch checkpoint ({error})"
         ) from error
@@ -136,9 +156,16 @@ def _config_from_reference(state: dict[str, torch.Tensor], path: Path, layout: s
                     "register the layout it was trained on (dance_recognition.skeleton.layouts.register_layout)"
                 )
             layout, strategy = matches[0]
+        if not matches:
+            raise CheckpointError(
+                f"{path}: its adjacency A ({tuple(state['A'].shape)}) matches no registered layout, so it was not "
+                f"trained on {layout}; register the layout it was trained on "
+                "(dance_recognition.skeleton.layouts.register_layout)")
         strategy = strategy or next(s for n, s in matches if n == layout)
     elif layout is None:
         raise CheckpointError(f"{path} stores no adjacency A; pass the layout it was trained on")
+    if layout not in LAYOUTS:
+        raise CheckpointError(f"unknown keypoint layout {layout!r}; known layouts: {', '.join(sorted(LAYOUTS))}")
     if LAYOUTS[layout].num_joints != num_joints:
         raise CheckpointError(
             f"layout mismatch: {path} has {num_joints} joints (data_bn), layout {layout} has "

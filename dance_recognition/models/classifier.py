@@ -65,8 +65,9 @@ class ActionClassifier:
         if layout != self.spec.layout:
             try:
                 conversion_plan(layout, self.spec.layout)
-            except ValueError as error:
-                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {error}") from None
+            except (ValueError, KeyError) as error:
+                reason = error.args[0] if isinstance(error, KeyError) else error
+                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {reason}") from None
 
     @torch.inference_mode()
     def predict_batch(self, inputs: np.ndarray) -> np.ndarray:

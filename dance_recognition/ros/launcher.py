@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dance_recognition.media.video import VideoError
 from dance_recognition.ros.dds_profile import environment_with_profile
 from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
 from dance_recognition.ros.parent_watch import launcher_environment
@@ -42,7 +43,9 @@ class Monitor:
     fps: float
     labels_seen: int = 0
     frames_recorded: int = 0
+    record_error: str = ""  # why the annotated video stopped (it is then no longer written)
     _last: dict = field(default_factory=dict)
+    _writer: object = None  # the VideoWriter, opened on the first annotated image
 
     def start(self) -> None:
         import rclpy
@@ -65,11 +68,14 @@ class Monitor:
         self._thread.start()
 
     def _spin(self) -> None:
+        """Spins until the context is shut down; a failing callback never stops the label count."""
         while self._context.ok():
             try:
                 self._executor.spin_once(timeout_sec=0.1)
-            except Exception:  # context shut down while spinning
-                return
+            except Exception as error:
+                if not self._context.ok():
+                    return  # shut down while spinning
+                print(f"[live] monitor callback failed: {type(error).__name__}: {error}", flush=True)
 
     def _on_action(self, msg) -> None:
         self.labels_seen += 1
@@ -82,6 +88,16 @@ class Monitor:
                   flush=True)
 
     def _on_image(self, msg) -> None:
+        if self.record_error:
+            return
+        try:
+            self._record(msg)
+        except (OSError, VideoError) as error:  # disk full, folder removed, codec missing...
+            self.record_error = str(error)
+            print(f"[live] cannot write the annotated video {self.record}: {error}; recording stopped, "
+                  "recognition goes on", flush=True)
+
+    def _record(self, msg) -> None:
         """Frames are placed by their stamps, so the video keeps real time although the pose node
         processes fewer frames than the camera sends (each frame is held until the next)."""
         from dance_recognition.media.video import VideoWriter
@@ -178,7 +194,9 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
             print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
             exit_code = 1
     print(f"[live] {monitor.labels_seen} action labels received", flush=True)
-    if record is not None:
+    if monitor.record_error:
+        exit_code = exit_code or 1
+    elif record is not None:
         if monitor.frames_recorded:
             print(f"[live] annotated video: {record} ({monitor.frames_recorded} frames)", flush=True)
         else:

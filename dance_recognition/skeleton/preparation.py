@@ -11,13 +11,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.skeleton.conversion import convert_keypoints
+from dance_recognition.skeleton.layouts import get_layout
 from dance_recognition.skeleton.normalization import NORMALIZATIONS, normalize
 from dance_recognition.skeleton.windows import fit_window
 
 
-class InputMismatchError(ValueError):
+class InputMismatchError(DanceRecognitionError, ValueError):
     """Data that this model cannot take (layout, coordinates or shape), with the fix."""
+
+
+def check_joint_count(sequence: np.ndarray, layout: str) -> None:
+    """(..., V, 3) keypoints must have the joints of ``layout`` (a registered one)."""
+    try:
+        expected = get_layout(layout).num_joints
+    except KeyError as error:
+        raise InputMismatchError(error.args[0]) from None
+    if sequence.ndim < 2 or sequence.shape[-2:] != (expected, 3):
+        raise InputMismatchError(
+            f"keypoints of shape {sequence.shape} do not have the {expected} joints (x, y, confidence) of layout "
+            f"{layout}; give the layout they were recorded in")
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class InputSpec:
     def prepare_sequence(self, sequence: np.ndarray, layout: str, image_size: tuple[int, int] | None) -> np.ndarray:
         """(M, T, V, 3) pixels + confidence (missing: confidence 0) -> (C, T, V', M') float32."""
         sequence = np.asarray(sequence, np.float32)
+        check_joint_count(sequence, layout)
         if layout != self.layout:
             sequence = convert_keypoints(sequence, layout, self.layout)
         data = normalize(self.normalization, sequence, image_size, self.layout)
