@@ -140,9 +140,9 @@ def test_parameters_out_of_range_are_rejected(processes) -> None:
         assert "cannot start" in log and parameter.split(":=")[0] in log, log[-2000:]
 
 
-def _skeleton(stamp_ns: int, keypoints: np.ndarray) -> Skeleton:
+def _skeleton(stamp_ns: int, keypoints: np.ndarray, track_id: int = 7) -> Skeleton:
     frame = PoseFrame(layout=OPENPOSE_COCO_18.name, joint_names=OPENPOSE_COCO_18.joint_names, image_width=640,
-                      image_height=480, people=[PersonPose(keypoints=keypoints, track_id=7)], stamp_ns=stamp_ns,
+                      image_height=480, people=[PersonPose(keypoints=keypoints, track_id=track_id)], stamp_ns=stamp_ns,
                       frame_id="cam")
     return pose_frame_to_msg(frame)
 

@@ -34,6 +34,7 @@ class PersonStream:
     last_seen_ns: int = 0
     stamps: deque = field(default_factory=deque)  # ns of the frames the next prediction covers
     torso: deque = field(default_factory=deque)  # torso lengths of those frames (body_centred scale)
+    detected: deque = field(default_factory=deque)  # whether any joint was detected in those frames
     last_box: np.ndarray | None = None
 
     @property
@@ -59,15 +60,34 @@ class PersonStreams:
         self.window, self.every = classifier.plan.window, classifier.plan.every
         self.max_gap_ns, self.timeout_ns = int(max_gap_s * 1e9), int(timeout_s * 1e9)
         self.people: dict[int, PersonStream] = {}
+        self._due: list[StreamPrediction] = []
         self.layout: str | None = None
         self.image_size: tuple[int, int] | None = None
         self.clock = 0  # frames received before the current one
         self.resets = 0
         self.batches = 0  # batched model calls, for diagnostics
 
+    def reconfigure(self, max_gap_s: float, timeout_s: float) -> None:
+        """New gap and time-out limits; the people and their states stay."""
+        if max_gap_s <= 0 or timeout_s <= 0:
+            raise ValueError("max_gap_s and timeout_s must be positive")
+        self.max_gap_ns, self.timeout_ns = int(max_gap_s * 1e9), int(timeout_s * 1e9)
+
+    def clear(self) -> list[int]:
+        """Forget everyone (their states too); returns who was tracked."""
+        gone = sorted(self.people)
+        self.people.clear()
+        return gone
+
+    def ready(self) -> list[StreamPrediction]:
+        """The predictions of the last ``add`` (the PersonWindows interface of a window node)."""
+        due, self._due = self._due, []
+        return due
+
     def _new_stream(self, track_id: int) -> PersonStream:
         return PersonStream(track_id, self.classifier.initial_state(1), offset=self.clock % self.every,
-                            stamps=deque(maxlen=self.window), torso=deque(maxlen=self.window))
+                            stamps=deque(maxlen=self.window), torso=deque(maxlen=self.window),
+                            detected=deque(maxlen=self.window))
 
     def _stream_for(self, track_id: int, stamp_ns: int) -> PersonStream:
         stream = self.people.get(track_id)
@@ -84,9 +104,10 @@ class PersonStreams:
             self.people.clear()  # the source switched layouts: old states are not comparable
         self.layout, self.image_size = frame.layout, (frame.image_width, frame.image_height)
         try:
-            return self._advance_people(frame) if frame.people else []
+            self._due = self._advance_people(frame) if frame.people else []
         finally:
             self.clock += 1
+        return list(self._due)
 
     def _advance_people(self, frame: PoseFrame) -> list[StreamPrediction]:
         people = list({p.track_id: p for p in reversed(frame.people)}.values())[::-1]  # a track id once per frame
@@ -98,6 +119,7 @@ class PersonStreams:
             stream = self._stream_for(person.track_id, frame.stamp_ns)
             stream.stamps.append(frame.stamp_ns)
             stream.torso.append(length)
+            stream.detected.append(bool((np.nan_to_num(person.keypoints[:, 2]) > 0).any()))
             stream.last_seen_ns, stream.last_box = frame.stamp_ns, person.bounding_box()
             streams.append(stream)
         with warnings.catch_warnings():
@@ -129,7 +151,8 @@ class PersonStreams:
         return [
             StreamPrediction(stream.track_id, probabilities[index], stream.stamps[0], stream.stamps[-1],
                              len(stream.stamps), stream.last_box)
-            for index, stream in enumerate(streams) if stream.frames + 1 >= self.window
+            # no label for a "person" without a single detected joint in the window (not a guess)
+            for index, stream in enumerate(streams) if stream.frames + 1 >= self.window and any(stream.detected)
         ]
 
     def expire(self, now_ns: int) -> list[int]:

@@ -28,14 +28,28 @@ def supports_exact_streaming(temporal_padding: bool) -> bool:
     return not temporal_padding
 
 
+MODES = ("auto", "window", "streaming")
+
+
+def resolve_mode(checkpoint: str | os.PathLike, mode: str) -> str:
+    """``auto``: ``streaming`` when the checkpoint streams exactly (no temporal padding), else
+    ``window``; ``window``/``streaming`` as asked (a padded checkpoint streams approximately)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode != "auto":
+        return mode
+    padded = load_checkpoint(checkpoint, device="cpu").model.config.temporal_padding
+    return "streaming" if supports_exact_streaming(padded) else "window"
+
+
 class StreamingClassifier:
     """``every``: frames between predictions; ``window``: frames per prediction (0: the
     checkpoint's, raised to the receptive field for padded checkpoints trained on shorter windows)."""
 
     def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", every: int = 1, window: int = 0,
-                 script: bool = True) -> None:
+                 script: bool = True, classes: list[str] | None = None) -> None:
         self.device = resolve_device(device)
-        loaded = load_checkpoint(checkpoint, device="cpu")
+        loaded = load_checkpoint(checkpoint, device="cpu", classes=classes)
         self.card, self.model_id = loaded.card, loaded.model_id
         config = loaded.model.config
         self.exact = supports_exact_streaming(config.temporal_padding)
@@ -52,10 +66,20 @@ class StreamingClassifier:
                 self.step_function = script_streaming(model)
             except RuntimeError as error:  # pragma: no cover - scripting is tested in test_streaming
                 log.warning("TorchScript of the streaming step failed (%s); running it eagerly", error)
+            self._warm_up()
         if not self.exact:
             log.warning("%s was trained WITH temporal zero-padding: streaming approximates its window outputs "
                         "(see README, Streaming); train with model.temporal_padding=false for exact streaming",
                         checkpoint)
+
+    def _warm_up(self) -> None:
+        """TorchScript optimises a function on its first calls (seconds on a loaded CPU): do that
+        now, for every phase and for one and two persons, not while the first people are seen."""
+        zeros = torch.zeros(1, self.model.in_channels, self.model.num_joints, device=self.device)
+        for batch in (1, 2):
+            state = self.initial_state(batch)
+            for phase in list(range(self.plan.every)) * 3:
+                _probabilities, state = self.step(zeros.expand(batch, -1, -1), phase, state)
 
     @property
     def classes(self) -> list[str]:

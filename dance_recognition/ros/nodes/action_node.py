@@ -1,7 +1,11 @@
 """action_node: Skeleton messages -> one ActionLabel per tracked person, and who is present.
 
-Keeps a window per person (``window`` frames, a prediction every ``stride`` new frames once
-``min_frames`` are there), converts the layout when the model was trained on another one, runs
+``mode``: ``streaming`` (the default when the checkpoint was trained without temporal padding,
+``auto``) keeps each person's streaming state (live/person_streams.py: each block's recent
+columns, reset after a gap longer than ``max_gap_s``) and predicts every ``stride`` frames over the
+newest ``window`` frames at a fraction of the cost; ``window`` keeps a window per person
+(``window`` frames, a prediction every ``stride`` new frames once ``min_frames`` are there) and
+recomputes it. Either way the node converts the layout when the model was trained on another one, runs
 the model of ``checkpoint`` (everything else: classes, layout, normalisation, window, from the
 checkpoint) on ``device``, and publishes on ``actions`` after smoothing/hysteresis, with the
 message's explicit ``UNKNOWN_LABEL`` below ``threshold``. A malformed or wrong-layout message is
@@ -17,7 +21,6 @@ Every parameter but ``stats_period_s``/``diagnostics_period_s`` may change at ru
 param set``), including ``checkpoint``/``device``: the new model is loaded while the old one
 keeps working and swapped in only when it loaded; a refused change returns its reason. Health
 (rates, latency, rejected messages, people, model) goes to ``/diagnostics``.
-The model call sits behind ``ActionClassifier.classify`` so a streaming model can replace it.
 """
 from __future__ import annotations
 
@@ -32,10 +35,12 @@ from rclpy.qos import QoSProfile
 from dance_recognition.class_names import read_class_names
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.live.label_smoothing import LabelSmoother
+from dance_recognition.live.person_streams import PersonStreams, StreamPrediction
 from dance_recognition.live.person_windows import PersonWindows, ReadyWindow
 from dance_recognition.live.presence import Presence
 from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.models.classifier import ActionClassifier, NoPersonError
+from dance_recognition.models.streaming_classifier import MODES, StreamingClassifier, resolve_mode
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
 from dance_recognition.ros.node_runner import run_node
@@ -62,6 +67,10 @@ class ActionNode(Node):
             "classes_file": declare(self, "classes_file", "", "class names, one a line; empty = the checkpoint's",
                                     read_only=False),
             "device": declare(self, "device", "cpu", "cpu, cuda, cuda:N or auto", read_only=False),
+            "mode": declare(self, "mode", "auto", "streaming, window, or auto = streaming when the checkpoint "
+                            "streams exactly (trained with model.temporal_padding=false)", read_only=False),
+            "max_gap_s": declare(self, "max_gap_s", 0.5, "streaming: restart a person's stream after a gap this "
+                                 "long", (0.001, 3600.0), read_only=False),
             "window": declare(self, "window", 0, "frames per prediction; 0 = the model's window", (0, 10000),
                               read_only=False),
             "stride": declare(self, "stride", 4, "new frames per person between predictions", (1, 1000),
@@ -84,10 +93,12 @@ class ActionNode(Node):
         self.config = config
         self.classifier = self._load(config)
         window, min_frames = self._window_settings(config, self.classifier)
-        model = {"effective_window": window, "classes": self.classifier.classes,
+        model = {"effective_window": window, "classes": self.classifier.classes, "effective_mode": self._mode,
                  "model_layout": self.classifier.spec.layout, "model_id": self.classifier.model_id}
         log_configuration(self, config | model)
-        self.windows = PersonWindows(window, min_frames, config["stride"], config["person_timeout_s"])
+        if isinstance(self.classifier, StreamingClassifier):
+            self.get_logger().info(f"streaming: {self.classifier.plan.describe()}")
+        self.windows = self._people(window, min_frames)
         self.smoother = self._smoother()
         self.presence = Presence()
         self.publisher = self.create_publisher(ActionLabel, "actions", QoSProfile(depth=10))
@@ -109,13 +120,31 @@ class ActionNode(Node):
         RuntimeParameters(self, config, self._check_change, self._apply_change)
 
     # --- configuration ---------------------------------------------------------------------------
-    @staticmethod
-    def _load(config: dict[str, Any]) -> ActionClassifier:
-        return ActionClassifier(config["checkpoint"] or default_checkpoint(), device=config["device"],
-                                classes=read_class_names(config["classes_file"]))
+    @property
+    def _mode(self) -> str:
+        return "streaming" if isinstance(self.classifier, StreamingClassifier) else "window"
 
     @staticmethod
-    def _window_settings(config: dict[str, Any], classifier: ActionClassifier) -> tuple[int, int]:
+    def _load(config: dict[str, Any]) -> ActionClassifier | StreamingClassifier:
+        checkpoint = config["checkpoint"] or default_checkpoint()
+        if config["mode"] not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {config['mode']!r}")
+        classes = read_class_names(config["classes_file"])
+        if resolve_mode(checkpoint, config["mode"]) == "streaming":
+            return StreamingClassifier(checkpoint, device=config["device"], every=config["stride"],
+                                       window=config["window"], classes=classes)
+        return ActionClassifier(checkpoint, device=config["device"], classes=classes)
+
+    def _people(self, window: int, min_frames: int) -> PersonWindows | PersonStreams:
+        if isinstance(self.classifier, StreamingClassifier):
+            return PersonStreams(self.classifier, self.config["max_gap_s"], self.config["person_timeout_s"])
+        return PersonWindows(window, min_frames, self.config["stride"], self.config["person_timeout_s"])
+
+    @staticmethod
+    def _window_settings(config: dict[str, Any], classifier: ActionClassifier | StreamingClassifier
+                         ) -> tuple[int, int]:
+        if isinstance(classifier, StreamingClassifier):  # a stream predicts once its window is full
+            return classifier.plan.window, classifier.plan.window
         window = config["window"] or classifier.spec.window
         min_frames = config["min_frames"] or window  # the model was trained on full windows
         if min_frames > window:
@@ -131,7 +160,9 @@ class ActionNode(Node):
         """Runs in the SetParameters call: a model that does not load is refused, the old one stays."""
         classifier = self.classifier
         self._pending = None
-        if {"checkpoint", "classes_file", "device"} & changes.keys():
+        streaming = isinstance(classifier, StreamingClassifier)
+        if {"checkpoint", "classes_file", "device", "mode"} & changes.keys() or (
+                streaming and {"window", "stride"} & changes.keys()):
             try:
                 classifier = self._pending = self._load(proposed)
             except (DanceRecognitionError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
@@ -143,12 +174,18 @@ class ActionNode(Node):
         return None
 
     def _apply_change(self, changes: dict[str, Any]) -> None:
+        window, min_frames = self._window_settings(self.config, self._pending or self.classifier)
         if self._pending is not None:
             self.classifier, self._pending = self._pending, None
             self.smoother = self._smoother()  # new classes: start every person's smoothing afresh
-            self.get_logger().info(f"model swapped: {self.classifier.model_id} ({', '.join(self.classifier.classes)})")
-        window, min_frames = self._window_settings(self.config, self.classifier)
-        self.windows.reconfigure(window, min_frames, self.config["stride"], self.config["person_timeout_s"])
+            self.get_logger().info(f"model swapped: {self.classifier.model_id} ({', '.join(self.classifier.classes)}), "
+                                   f"{self._mode} mode")
+            if isinstance(self.classifier, StreamingClassifier) or not isinstance(self.windows, PersonWindows):
+                self.windows = self._people(window, min_frames)  # streams belong to one network and schedule
+        if isinstance(self.windows, PersonStreams):
+            self.windows.reconfigure(self.config["max_gap_s"], self.config["person_timeout_s"])
+        else:
+            self.windows.reconfigure(window, min_frames, self.config["stride"], self.config["person_timeout_s"])
         self.smoother.alpha = self.config["smoothing"]
         self.smoother.threshold = self.config["threshold"]
         self.smoother.hysteresis = self.config["hysteresis"]
@@ -217,18 +254,22 @@ class ActionNode(Node):
         if change.left:
             self.get_logger().info(f"people left: {change.left}")
 
-    def _publish(self, ready: ReadyWindow, frame_id: str) -> None:
-        try:
-            probabilities = self.classifier.classify(ready.sequence[None], self.windows.layout,
-                                                     self.windows.image_size)
-        except NoPersonError:
-            return  # a "person" without a single detected joint in the window: no label, not a guess
+    def _publish(self, ready: ReadyWindow | StreamPrediction, frame_id: str) -> None:
+        if isinstance(ready, StreamPrediction):
+            probabilities, num_frames = ready.probabilities, ready.num_frames
+        else:
+            try:
+                probabilities = self.classifier.classify(ready.sequence[None], self.windows.layout,
+                                                         self.windows.image_size)
+            except NoPersonError:
+                return  # a "person" without a single detected joint in the window: no label, not a guess
+            num_frames = len(ready.sequence)
         decision = self.smoother.update(ready.track_id, probabilities)
         order = decision.probabilities.argsort()[::-1][: self.config["top_k"]]
         label = ActionLabel(track_id=ready.track_id, label=decision.label, confidence=decision.confidence,
                             top_k_labels=[self.classifier.classes[i] for i in order],
                             top_k_scores=[float(decision.probabilities[i]) for i in order],
-                            num_frames=len(ready.sequence), model_id=self.classifier.model_id)
+                            num_frames=num_frames, model_id=self.classifier.model_id)
         label.header.stamp = ns_to_stamp(ready.last_stamp_ns)
         label.header.frame_id = frame_id
         label.box_center_x, label.box_center_y, label.box_width, label.box_height = (
@@ -242,7 +283,7 @@ class ActionNode(Node):
         values = {**rate_values(self.stats), "input_rate_hz": round(self.input_stats.rate_hz(), 2),
                   "skeletons_received": self.input_stats.total, "rejected_messages": self.rejected,
                   "people": len(self.windows.people), "model_id": self.classifier.model_id,
-                  "device": str(self.classifier.device)}
+                  "device": str(self.classifier.device), "mode": self._mode}
         idle_s = (self.get_clock().now().nanoseconds - self._received_at_ns) / 1e9
         if self.input_stats.total == 0:
             return Report(OK, "waiting for skeletons", values)
