@@ -228,3 +228,12 @@ def test_a_person_out_of_step_gets_a_separate_call(tmp_path) -> None:
         before = streams.batches
         streams.add(_frame(people, index))
         assert streams.batches - before == (1 if index <= 3 else 2)
+
+
+def test_no_label_for_a_person_without_any_detected_joint(tmp_path) -> None:
+    streams = PersonStreams(StreamingClassifier(_checkpoint(tmp_path), every=1, script=False), 1.0, 2.0)
+    nothing = np.zeros((33, 3), np.float32)  # a track whose every joint has confidence 0
+    assert all(streams.add(_frame([(3, nothing)], index)) == [] for index in range(40))
+    seen = nothing.copy()
+    seen[:, 2] = 1.0
+    assert streams.add(_frame([(3, seen)], 40))  # one detected frame in the window: a label again
