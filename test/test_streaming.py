@@ -237,3 +237,24 @@ def test_no_label_for_a_person_without_any_detected_joint(tmp_path) -> None:
     seen = nothing.copy()
     seen[:, 2] = 1.0
     assert streams.add(_frame([(3, seen)], 40))  # one detected frame in the window: a label again
+
+
+def test_predict_streams_an_unpadded_checkpoint_like_the_window_model(tmp_path, capsys) -> None:
+    from dance_recognition.cli import main
+    from dance_recognition.data.synthetic import generate_move
+
+    path = _checkpoint(tmp_path)  # kinetics-normalised: streaming input = window input exactly
+    sequence = tmp_path / "wave.npy"
+    np.save(sequence, generate_move("wave", 50, np.random.default_rng(0)).astype(np.float32))  # (T, 18, 3) COCO-18
+    outputs = {}
+    for mode in ("auto", "streaming", "window"):
+        assert main(["predict", str(path), str(sequence), "--image-size", "640", "480", "--top", "4",
+                     "--mode", mode]) == 0
+        outputs[mode] = capsys.readouterr().out
+    assert outputs["auto"] == outputs["streaming"] == outputs["window"] and outputs["auto"].count("%") == 4
+    short = tmp_path / "short.npy"
+    np.save(short, np.load(sequence)[:20])
+    assert main(["predict", str(path), str(short), "--image-size", "640", "480"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "has 20 frames; streaming predicts over the newest 33" in error[0]
+    assert "--mode window" in error[0]

@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="image size of a .npy input in pixels (needed by kinetics-normalised models)")
     parser.add_argument("--top", type=positive_int, default=3, help="how many classes to print")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--mode", choices=("auto", "window", "streaming"), default="auto",
+                        help="streaming: the per-frame (continual) model over the newest window frames; window: "
+                             "recompute each window; auto (default): streaming when the checkpoint streams exactly")
     add_classes_argument(parser)
     add_backend_arguments(parser)
     parser.set_defaults(handler=_predict)
@@ -28,43 +31,53 @@ def _print_top(probabilities, classes: list[str], top: int, prefix: str = "") ->
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from dance_recognition.class_names import read_class_names
     from dance_recognition.cli import UserError
     from dance_recognition.models.classifier import ActionClassifier
+    from dance_recognition.models.streaming_classifier import resolve_mode
 
-    classifier = ActionClassifier(args.checkpoint, device=args.device, classes=read_class_names(args.classes))
     if not args.input.is_file():
         raise UserError(f"{args.input} does not exist")
+    classes = read_class_names(args.classes)
+    if resolve_mode(args.checkpoint, args.mode) == "streaming":
+        return _predict_streaming(args, classes)
+    classifier = ActionClassifier(args.checkpoint, device=args.device, classes=classes)
     image_size = tuple(args.image_size) if args.image_size else None
     if args.input.suffix == ".npy":
-        try:
-            array = np.load(args.input, allow_pickle=False)
-        except EOFError:
-            raise UserError(f"{args.input} is empty: no numpy array in it") from None
-        except (OSError, ValueError) as error:
-            raise UserError(f"cannot read {args.input} as a numpy array: {error}") from None
-        if array.ndim == 3 and array.shape[-1] == 3:
-            sequence = array[None]  # (T, V, 3) -> one person
-        elif array.ndim == 4 and array.shape[0] == 3:
-            sequence = array.transpose(3, 1, 2, 0)  # (C, T, V, M) -> (M, T, V, 3)
-        else:
-            raise UserError(f"{args.input} has shape {array.shape}; expected (C=3, T, V, M) or (T, V, 3)")
-        if not np.isfinite(sequence[..., 2]).all():
-            raise UserError(f"{args.input} has NaN/inf confidences")
+        sequence = _read_sequence(args.input)
         layout = args.layout or classifier.spec.layout
         _print_top(classifier.classify(sequence, layout, image_size), classifier.classes, args.top)
         return 0
     return _predict_video(args, classifier)
 
 
-def _predict_video(args: argparse.Namespace, classifier) -> int:
+def _read_sequence(path: Path):
+    """A .npy input as (M, T, V, 3) keypoints, or one clear error."""
     import numpy as np
 
+    from dance_recognition.cli import UserError
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except EOFError:
+        raise UserError(f"{path} is empty: no numpy array in it") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {path} as a numpy array: {error}") from None
+    if array.ndim == 3 and array.shape[-1] == 3:
+        sequence = array[None]  # (T, V, 3) -> one person
+    elif array.ndim == 4 and array.shape[0] == 3:
+        sequence = array.transpose(3, 1, 2, 0)  # (C, T, V, M) -> (M, T, V, 3)
+    else:
+        raise UserError(f"{path} has shape {array.shape}; expected (C=3, T, V, M) or (T, V, 3)")
+    if not np.isfinite(sequence[..., 2]).all():
+        raise UserError(f"{path} has NaN/inf confidences")
+    return sequence
+
+
+def _video_track(args: argparse.Namespace):
+    """The most visible person of the video: ((T, V, 3) keypoints, layout, fps, size), or None."""
     from dance_recognition.data.extract import VideoResult, track_sequences
     from dance_recognition.media.video import VideoReader
-    from dance_recognition.models.classifier import NoPersonError
     from dance_recognition.pose import backend_layout, create_estimator
 
     options = backend_options(args)
@@ -74,8 +87,77 @@ def _predict_video(args: argparse.Namespace, classifier) -> int:
         fps, size = reader.fps, reader.size
     if not tracks:
         print(f"no person detected in {args.input}")
+        return None
+    return max(tracks.values(), key=lambda s: float(s[..., 2].sum())), layout, fps, size
+
+
+def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> int:
+    """The streaming model over the input, frame by frame, as action_node runs it: each person of
+    a .npy as a track (the newest window's prediction), the main person of a video every half window."""
+    import numpy as np
+
+    from dance_recognition.cli import UserError
+    from dance_recognition.live.person_streams import PersonStreams
+    from dance_recognition.models.streaming_classifier import StreamingClassifier
+    from dance_recognition.skeleton.layouts import get_layout
+    from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+    if args.input.suffix == ".npy":
+        sequences, fps, size = _read_sequence(args.input), 30.0, tuple(args.image_size) if args.image_size else None
+        layout, every = args.layout, 1
+    else:
+        found = _video_track(args)
+        if found is None:
+            return 1
+        track, layout, fps, size = found
+        sequences, every = track[None], 0
+    probe = StreamingClassifier(args.checkpoint, device=args.device, classes=classes, every=1, script=False)
+    window = probe.plan.window
+    layout = layout or probe.spec.layout
+    classifier = probe if every == 1 else StreamingClassifier(args.checkpoint, device=args.device, classes=classes,
+                                                              every=max(window // 2, 1))
+    if sequences.shape[1] < window:
+        raise UserError(f"{args.input} has {sequences.shape[1]} frames; streaming predicts over the newest {window} "
+                        "(the model's window): give a longer input, or use --mode window (which pads with zeros)")
+    classifier.accepts(layout)
+    if size is None and classifier.spec.normalization == "kinetics":
+        raise UserError("this model uses kinetics normalisation: give --image-size WIDTH HEIGHT of the .npy input")
+    streams = PersonStreams(classifier, max_gap_s=3600.0, timeout_s=3600.0)
+    names = get_layout(layout).joint_names
+    width, height = size or (0, 0)
+    latest: dict[int, np.ndarray] = {}
+    total, count = np.zeros(len(classifier.classes)), 0
+    for index in range(sequences.shape[1]):
+        people = [PersonPose(keypoints=np.asarray(s[index], np.float32), track_id=m) for m, s in enumerate(sequences)]
+        frame = PoseFrame(layout, names, width, height, people, stamp_ns=round(index * 1e9 / fps))
+        for prediction in streams.add(frame):
+            latest[prediction.track_id] = prediction.probabilities
+            if every != 1:
+                total, count = total + prediction.probabilities, count + 1
+                _print_top(prediction.probabilities, classifier.classes, args.top,
+                           f"{(index + 1 - window) / fps:6.2f}-{(index + 1) / fps:6.2f} s: ")
+    if every == 1:
+        if not latest:
+            raise UserError(f"no joint is detected in the newest {window} frames of {args.input}; nothing to classify")
+        for track_id, probabilities in sorted(latest.items()):
+            _print_top(probabilities, classifier.classes, args.top, f"person {track_id}: " if len(latest) > 1 else "")
+        return 0
+    if not count:
+        print(f"no person detected in any window of {args.input}")
         return 1
-    main = max(tracks.values(), key=lambda s: float(s[..., 2].sum()))
+    _print_top(total / count, classifier.classes, args.top, "whole video: ")
+    return 0
+
+
+def _predict_video(args: argparse.Namespace, classifier) -> int:
+    import numpy as np
+
+    from dance_recognition.models.classifier import NoPersonError
+
+    found = _video_track(args)
+    if found is None:
+        return 1
+    main, layout, fps, size = found
     window = classifier.spec.window
     stride = max(window // 2, 1)
     starts = list(range(0, max(len(main) - window, 0) + 1, stride))
