@@ -119,6 +119,32 @@ PY
   rm -rf "$wheel_dir"
 fi
 
+# --- 4c. MediaPipe pose models ----------------------------------------------------------------
+# The Tasks API reads a .task bundle that no package ships: build it from the wheel's own model
+# files (cached under share/dance_recognition/mediapipe, rebuilt when the wheel changes). The lite
+# and heavy landmark models are optional; with an npm client they come from @mediapipe/pose.
+mp_models="$venv/share/dance_recognition/mediapipe/models"
+if [ ! -s "$mp_models/pose_landmark_lite.tflite" ] || [ ! -s "$mp_models/pose_landmark_heavy.tflite" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    say "fetching the optional MediaPipe lite/heavy pose models (npm @mediapipe/pose@0.5.1675469404, Apache-2.0)"
+    npm_dir="$(mktemp -d)"
+    if (cd "$npm_dir" && timeout 300 npm pack --silent @mediapipe/pose@0.5.1675469404 >/dev/null 2>&1) &&
+       tar -xzf "$npm_dir"/mediapipe-pose-*.tgz -C "$npm_dir" package/pose_landmark_lite.tflite package/pose_landmark_heavy.tflite 2>/dev/null; then
+      mkdir -p "$mp_models"
+      for name in pose_landmark_lite.tflite pose_landmark_heavy.tflite; do
+        cp "$npm_dir/package/$name" "$mp_models/$name.part" && mv "$mp_models/$name.part" "$mp_models/$name"
+      done
+    else
+      say "could not fetch @mediapipe/pose with npm (offline?); the lite/heavy models stay unavailable, full works"
+    fi
+    rm -rf "$npm_dir"
+  else
+    say "npm not found: MediaPipe model 'full' works; for 'lite'/'heavy' run 'npm pack @mediapipe/pose@0.5.1675469404' and copy package/pose_landmark_{lite,heavy}.tflite to $mp_models"
+  fi
+fi
+DANCE_RECOGNITION_CACHE="" "$vpython" -m dance_recognition.pose.mediapipe_bundle ||
+  die "cannot build the MediaPipe pose bundle (message above)"
+
 # --- 5. self-check ----------------------------------------------------------------------------
 "$vpython" - <<'PY'
 import importlib

@@ -6,16 +6,21 @@ the same near and far from the camera). A pair farther apart than ``max_distance
 matched (gating); a detection left unmatched starts a new track; a track unseen for more than
 ``max_age`` frames is dropped, and its id is never reused.
 
-Note: MediaPipe's legacy pose API reports at most one person per frame; the tracker then only
-keeps the id stable and starts a new id when a person reappears far from where one was lost.
+Crossings: each track keeps its joints' velocity (smoothed over matches), and is compared where it
+is predicted to be now, not where it was last seen; so two people walking past each other keep
+their ids, also when one hid the other for a few frames. A detection is also compared with its
+left/right-swapped joints (pose estimators sometimes swap a body's sides in profile views), the
+smaller distance counting.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from dance_recognition.skeleton.layouts import LAYOUTS
 from dance_recognition.skeleton.pose import PoseFrame
 
 _UNMATCHABLE = 1e6
@@ -27,6 +32,21 @@ class Track:
     keypoints: np.ndarray  # last seen (V, 3)
     age: int = 0  # frames since last seen
     hits: int = 1
+    velocity: np.ndarray | None = None  # (V, 2) pixels per frame, smoothed
+
+    def predicted(self) -> np.ndarray:
+        """Where the joints should be in the coming frame (last seen + velocity x frames since)."""
+        if self.velocity is None:
+            return self.keypoints
+        moved = self.keypoints.copy()
+        moved[:, :2] += self.velocity * (self.age + 1)
+        return moved
+
+    def observe(self, keypoints: np.ndarray, smoothing: float) -> None:
+        step = (keypoints[:, :2] - self.keypoints[:, :2]) / (self.age + 1)
+        step = np.where(np.isfinite(step), step, 0.0)
+        self.velocity = step if self.velocity is None else smoothing * self.velocity + (1 - smoothing) * step
+        self.keypoints, self.age, self.hits = keypoints, 0, self.hits + 1
 
 
 def person_size(keypoints: np.ndarray) -> float:
@@ -47,31 +67,44 @@ def pose_distance(a: np.ndarray, b: np.ndarray, min_shared_joints: int = 3) -> f
     return float(distance / max(person_size(a), person_size(b)))
 
 
+@lru_cache(maxsize=16)
+def _mirror_permutation(layout: str) -> np.ndarray | None:
+    """Left/right swap of a registered layout; None for an unknown one (no swapped comparison)."""
+    if layout not in LAYOUTS:
+        return None
+    permutation = np.array(LAYOUTS[layout].mirror_permutation())
+    return None if (permutation == np.arange(len(permutation))).all() else permutation
+
+
 @dataclass
 class PoseTracker:
     """``update(frame)`` sets ``track_id`` of each person in ``frame`` (in place) and returns it."""
 
     max_distance: float = 0.5  # gate, in person sizes
-    max_age: int = 15  # frames a lost track is kept for re-identification
+    max_age: int = 30  # frames a lost track is kept for re-identification (1 s at 30 fps: a crossing)
     min_shared_joints: int = 3
+    velocity_smoothing: float = 0.5  # weight of the previous velocity when a new match arrives
     tracks: list[Track] = field(default_factory=list)
     next_id: int = 0
 
     def update(self, frame: PoseFrame) -> PoseFrame:
         people = frame.people
+        mirror = _mirror_permutation(frame.layout)
         cost = np.full((len(self.tracks), len(people)), _UNMATCHABLE)
         for i, track in enumerate(self.tracks):
+            predicted = track.predicted()
             for j, person in enumerate(people):
-                distance = pose_distance(track.keypoints, person.keypoints, self.min_shared_joints)
+                distance = pose_distance(predicted, person.keypoints, self.min_shared_joints)
+                if mirror is not None:
+                    distance = min(distance, pose_distance(predicted, person.keypoints[mirror], self.min_shared_joints))
                 if distance <= self.max_distance:
                     cost[i, j] = distance
         matched_tracks, matched_people = set(), set()
         if cost.size:
             for i, j in zip(*linear_sum_assignment(cost), strict=True):
                 if cost[i, j] < _UNMATCHABLE:
-                    track = self.tracks[i]
-                    track.keypoints, track.age, track.hits = people[j].keypoints, 0, track.hits + 1
-                    people[j].track_id = track.track_id
+                    self.tracks[i].observe(people[j].keypoints, self.velocity_smoothing)
+                    people[j].track_id = self.tracks[i].track_id
                     matched_tracks.add(i)
                     matched_people.add(j)
         for i, track in enumerate(self.tracks):
@@ -84,6 +117,10 @@ class PoseTracker:
                 self.tracks.append(Track(self.next_id, person.keypoints))
                 self.next_id += 1
         return frame
+
+    def live_ids(self) -> set[int]:
+        """Ids of the tracks still remembered (seen within ``max_age`` frames)."""
+        return {track.track_id for track in self.tracks}
 
     def reset(self) -> None:
         self.tracks.clear()
