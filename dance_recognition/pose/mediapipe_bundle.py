@@ -9,7 +9,7 @@ Cache: ``$DANCE_RECOGNITION_CACHE`` if set, else ``<venv>/share/dance_recognitio
 the interpreter runs in a writable virtual environment, else ``~/.cache/dance_recognition/mediapipe``.
 A bundle's file name carries a digest of the mediapipe version and of the source files' bytes, so a
 changed wheel (or a replaced tflite file) gives a new name and the bundle is rebuilt; an unreadable
-bundle is rebuilt too. Writes are atomic (temporary file + rename), so concurrent first uses are safe.
+bundle is rebuilt too. Writes are atomic (``files.atomic_write``), so concurrent first uses are safe.
 
 ``lite`` and ``heavy`` landmark models are used when their tflite files exist, in the wheel's
 ``mediapipe/modules/pose_landmark/`` or in ``<cache>/models/`` (where ``scripts/setup.sh`` puts
@@ -20,11 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from dance_recognition.files import current_umask
+from dance_recognition.files import atomic_write
 from dance_recognition.pose.base import PoseBackendError
 
 MODELS = ("lite", "full", "heavy")
@@ -123,16 +122,7 @@ def build_bundle(detector: Path, landmarks: Path, output: Path) -> Path:
         BUNDLE_MEMBERS[0]: _with_metadata(detector, _DETECTOR_NORMALISATION, _DETECTOR_OUTPUTS),
         BUNDLE_MEMBERS[1]: _with_metadata(landmarks, _LANDMARK_NORMALISATION, _LANDMARK_OUTPUTS),
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        model_asset_bundle_utils.create_model_asset_bundle(members, temporary)
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp's 0600 would hide it from other users
-        os.replace(temporary, output)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    atomic_write(output, lambda file: model_asset_bundle_utils.create_model_asset_bundle(members, file))
     return output
 
 
