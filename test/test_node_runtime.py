@@ -3,6 +3,11 @@ over real SetParameters calls, people who leave, time jumps, /diagnostics."""
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +284,58 @@ def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_
     assert len(images) == 72 and stamp_to_ns(skeletons[0].header.stamp) == images[0]
     first_seen = next(stamp_to_ns(s.header.stamp) for s in skeletons if s.people)
     assert stamp_to_ns(labels[0].window_start) == first_seen, "the first frames never reached action_node"
+
+
+def _sigint_barrage(process, seconds: float = 8.0) -> None:
+    """SIGINT every 20 ms until the process ends, as a group signal from the system plus launch's
+    own SIGINT would: later ones land in the clean-up."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+
+
+def test_nodes_shut_down_quietly_under_repeated_sigint(processes, probe) -> None:
+    images = probe.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+    pose, action = processes.start("pose_node"), processes.start("action_node")
+    assert spin_until(probe, lambda: images.get_subscription_count() > 0 and probe.count_subscribers("skeletons"),
+                      60, [pose, action])
+    frame = rgb_to_image(np.zeros((256, 340, 3), np.uint8))
+    for _ in range(20):  # the pose thread is busy when the signals come
+        images.publish(frame)
+        spin_until(probe, lambda: False, 0.02)
+    for process in (pose, action):
+        _sigint_barrage(process)
+        assert process.wait(timeout=30) == 0
+    wrapper = Path(sys.prefix) / "lib" / "dance_recognition" / "pose_node"
+    if wrapper.is_file():  # the installed executable ros2 launch starts, signalled while importing
+        early = subprocess.Popen([str(wrapper)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(0.3)
+        _sigint_barrage(early)
+        output, _ = early.communicate(timeout=30)
+        assert early.returncode == 0 and "Traceback" not in output, output[-2000:]
+    for name in ("pose_node", "action_node"):
+        log = processes.log(name)
+        for noise in ("Traceback", "KeyboardInterrupt", "Failed to publish", "context is invalid"):
+            assert noise not in log, f"{name}: {log[-3000:]}"
+
+
+def _live(*arguments: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dance_recognition.cli", "live", "--no-annotated-video", *arguments],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_launcher_ends_the_graph_when_a_required_node_cannot_start(video) -> None:
+    """device:=cuda here (no CUDA): action_node cannot start. The launch file decides the same
+    through graph.exit_outcome (see test_live_core)."""
+    result = _live("--input", str(video), "--loop", "--device", "cuda", "--duration", "120")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "[action_node] cannot start:" in output and "torch sees no CUDA device" in output
+    assert "[live] action_node died with exit code 2; stopping the graph" in output
+    assert "Traceback" not in output
+
+    kept = _live("--input", str(video), "--loop", "--device", "cuda", "--keep-going", "--duration", "12")
+    output = kept.stdout + kept.stderr
+    assert kept.returncode == 0, output[-3000:]
+    assert "action_node died with exit code 2; the others run on (required:=false)" in output

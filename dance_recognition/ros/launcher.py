@@ -19,11 +19,10 @@ from pathlib import Path
 
 from dance_recognition.media.video import VideoError
 from dance_recognition.ros.dds_profile import environment_with_profile
-from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
+from dance_recognition.ros.graph import DRAIN_S, LiveArguments, NodeSpec, Outcome, command, exit_outcome, live_graph
 from dance_recognition.ros.parent_watch import launcher_environment
 
 GRACE_S = 10.0
-DRAIN_S = 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -169,17 +168,16 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
             for item in running:
                 if item.code is None and (code := item.process.poll()) is not None:
                     item.code = code
-                    if code != 0:
-                        print(f"[live] {item.spec.name} died with exit code {code}; stopping the graph", flush=True)
+                    outcome, line = exit_outcome(item.spec, code, arguments)  # as the launch file decides
+                    print(f"[live] {line}", flush=True)
+                    if outcome is Outcome.FAIL:
                         exit_code = 1
-                    elif item.spec.executable == "camera_node":
-                        print("[live] the input has ended; draining the pipeline", flush=True)
+                    elif outcome is Outcome.DRAIN:
                         finished_at = time.monotonic()
-                    else:
-                        print(f"[live] {item.spec.name} exited", flush=True)
-                        exit_code = exit_code or 1
             if exit_code or (finished_at and time.monotonic() - finished_at > DRAIN_S):
                 break
+            if all(item.code is not None for item in running):
+                break  # every node has ended (required:=false kept the graph up until now)
             if duration_s and time.monotonic() - started > duration_s:
                 break
             time.sleep(0.1)
@@ -190,6 +188,8 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
         monitor.stop()
     for item in running:
         code = item.process.returncode
+        if item.code is not None:
+            continue  # ended while the graph ran: already judged
         if code not in (0, -signal.SIGINT, -signal.SIGTERM) and exit_code == 0 and not interrupted:
             print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
             exit_code = 1

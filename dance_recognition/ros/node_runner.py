@@ -7,6 +7,7 @@ keeps spinning: one bad message must never end a node (and with it a live graph)
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
 import traceback
@@ -84,10 +85,22 @@ def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, thr
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        _ignore_stop_signals()
         if node is not None:
             close = getattr(node, "close", None)
             if close is not None:
                 close()
             node.destroy_node()
         rclpy.try_shutdown()
+        _ignore_stop_signals()  # rclpy's shutdown put the previous handlers back
     return 0
+
+
+def _ignore_stop_signals() -> None:
+    """Clean-up has begun: further SIGINT/SIGTERM must not interrupt it. A launch without a
+    terminal (systemd, scripts, docker without -t) signals the whole process group, so a node gets
+    SIGINT from the system AND from ros2 launch; the second one used to raise KeyboardInterrupt
+    inside close()/destroy_node() (a traceback and exit code -2). A node that hangs is still
+    killed by its launcher's escalation (SIGKILL)."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
