@@ -66,6 +66,8 @@ def _spin(node: Node, executor: Executor) -> None:
         except (KeyboardInterrupt, ExternalShutdownException):
             raise
         except Exception as error:  # a callback must never end the node
+            if not node.context.ok():
+                break  # shutdown began (a signal) while a callback published: expected, nothing to report
             errors.record(error)
 
 
