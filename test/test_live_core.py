@@ -3,6 +3,7 @@ graph description and launch file."""
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from dance_recognition.live.frame_source import BackOff, FrameSource
 from dance_recognition.live.label_smoothing import LabelSmoother
 from dance_recognition.live.person_windows import PersonWindows
 from dance_recognition.live.presence import Presence
+from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.ros.graph import (
     LaunchArgumentError,
     LiveArguments,
@@ -132,6 +134,31 @@ def test_frame_source_waits_for_a_missing_file_and_picks_up_a_replacement(clip, 
         frames += 1
         assert image.shape == (128, 170, 3)
     assert frames == 300 and once.finished and once.state == "finished"
+
+
+def _undecodable_copy(clip: Path, target: Path) -> None:
+    """The same container with its frame data zeroed: it opens, and decodes nothing."""
+    data = bytearray(clip.read_bytes())
+    box = data.find(b"mdat")
+    size = int.from_bytes(data[box - 4:box], "big")
+    data[box + 4:box - 4 + size] = bytes(size - 8)
+    target.write_bytes(data)
+
+
+def test_a_looping_video_replaced_by_an_undecodable_file_backs_off(clip, tmp_path) -> None:
+    """It used to reopen recursively until RecursionError (about 1,000 attempts in one read)."""
+    path = tmp_path / "input.mp4"
+    shutil.copy(clip, path)
+    states = []
+    source = FrameSource(str(path), loop=True, back_off=BackOff(0.0, 0.0), on_state=lambda s, d: states.append(s))
+    assert source.read() is not None
+    _undecodable_copy(clip, tmp_path / "junk.mp4")
+    os.replace(tmp_path / "junk.mp4", path)
+    for _ in range(400):  # the rest of the clip is still open, then the junk
+        source.read()
+    assert source.state == "waiting" and not source.finished
+    shutil.copy(clip, path)
+    assert source.read() is not None and source.state == "streaming"
 
 
 def test_graph_description_arguments_and_exit_outcomes(tmp_path) -> None:
@@ -312,3 +339,12 @@ def test_launch_file_builds_the_graph_and_ends_it_like_the_launcher(monkeypatch)
     assert handlers["pose_node"](fake.ProcessExited(-2), fake.Context(values, is_shutdown=True)) is None
     with pytest.raises(LaunchArgumentError, match="reaction:='yes' is not a boolean"):
         opaque.kwargs["function"](fake.Context({**values, "reaction": "yes"}))
+
+
+def test_rate_summary_names_latency_only_when_measured() -> None:
+    camera, action = RateMonitor(), RateMonitor()
+    for _ in range(3):
+        camera.record()
+        action.record(12.0)
+    assert "nan" not in camera.summary("published") and "latency" not in camera.summary("published")
+    assert "latency p50 12.0 ms p99 12.0 ms" in action.summary("action labels")

@@ -65,6 +65,7 @@ class FrameSource:
         self.fps = DEFAULT_FPS
         self.frames_read = 0
         self._capture: cv2.VideoCapture | None = None
+        self._frames_this_open = 0
         if not self.device and not loop and not Path(source).is_file():
             raise FileNotFoundError(f"video file {source} does not exist (use loop to wait for it)")
 
@@ -81,7 +82,7 @@ class FrameSource:
             return False
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
-        self._capture = capture
+        self._capture, self._frames_this_open = capture, 0
         return True
 
     def _close(self) -> None:
@@ -89,32 +90,50 @@ class FrameSource:
             self._capture.release()
             self._capture = None
 
+    def _reopen(self, now: float) -> bool:
+        """Open the source when the back-off allows; reports the state change."""
+        if not self.back_off.ready(now):
+            return False
+        if not self._open():
+            self.back_off.failed(now)
+            self._set_state("waiting", f"cannot open {self.source}; retrying in {self.back_off.delay:.1f} s")
+            return False
+        self.back_off.succeeded()
+        self._set_state("streaming", f"{self.source} at {self.fps:.1f} fps")
+        return True
+
+    def _grab(self) -> np.ndarray | None:
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            return None
+        self.frames_read += 1
+        self._frames_this_open += 1
+        return frame
+
     def read(self) -> np.ndarray | None:
         if self.finished:
             return None
         now = time.monotonic()
-        if self._capture is None:
-            if not self.back_off.ready(now):
-                return None
-            if not self._open():
-                self.back_off.failed(now)
-                self._set_state("waiting", f"cannot open {self.source}; retrying in {self.back_off.delay:.1f} s")
-                return None
-            self.back_off.succeeded()
-            self._set_state("streaming", f"{self.source} at {self.fps:.1f} fps")
-        ok, frame = self._capture.read()
-        if not ok or frame is None:
+        if self._capture is None and not self._reopen(now):
+            return None
+        frame = self._grab()
+        if frame is None:
+            delivered = self._frames_this_open
             self._close()
             if not self.device and not self.loop:
                 self.finished = True
                 self._set_state("finished", f"end of {self.source} after {self.frames_read} frames")
                 return None
-            if not self.device and self.frames_read > 0:
-                return self.read()  # loop: reopen (also picks up a replaced file) and go on
-            self.back_off.failed(now)
-            self._set_state("waiting", f"{self.source} stopped delivering frames; reopening")
-            return None
-        self.frames_read += 1
+            # a looping file that played to its end starts again at once (also picking up a
+            # replaced file), ONCE: a file that opens but decodes nothing waits for the back-off
+            if not self.device and delivered > 0 and self._reopen(now):
+                frame = self._grab()
+            if frame is None:
+                self._close()
+                self.back_off.failed(now)
+                self._set_state("waiting", f"{self.source} stopped delivering frames; reopening in "
+                                           f"{self.back_off.delay:.1f} s")
+                return None
         if self.max_width and frame.shape[1] > self.max_width:
             height = round(frame.shape[0] * self.max_width / frame.shape[1])
             frame = cv2.resize(frame, (self.max_width, height), interpolation=cv2.INTER_AREA)

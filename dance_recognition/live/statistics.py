@@ -36,5 +36,7 @@ class RateMonitor:
         return float(np.percentile(values, percentile)) if values else float("nan")
 
     def summary(self, what: str) -> str:
-        return (f"{what}: {self.rate_hz():.1f} Hz, latency p50 {self.latency_ms(50):.1f} ms "
-                f"p99 {self.latency_ms(99):.1f} ms, total {self.total}, dropped {self.dropped}")
+        """One log line; the latency part only when latencies were recorded (a camera has none)."""
+        p50 = self.latency_ms(50)
+        latency = f", latency p50 {p50:.1f} ms p99 {self.latency_ms(99):.1f} ms" if np.isfinite(p50) else ""
+        return f"{what}: {self.rate_hz():.1f} Hz{latency}, total {self.total}, dropped {self.dropped}"
