@@ -158,3 +158,23 @@ def test_extract_cli_with_two_workers_equals_one_worker(clips, tmp_path) -> None
         outputs.append((np.stack([dataset[i][0] for i in order]), [dataset.samples[i].split for i in order]))
     np.testing.assert_allclose(outputs[0][0], outputs[1][0], atol=1e-4)
     assert outputs[0][1] == outputs[1][1]
+
+
+@pytest.mark.slow
+def test_a_failure_while_writing_cancels_the_queued_videos(clips, tmp_path) -> None:
+    """Every processed video writes its preview, so the previews count the videos that ran."""
+    videos = tmp_path / "videos"
+    for copy in range(3):
+        shutil.copytree(clips, videos / f"set{copy}", dirs_exist_ok=True)
+    total = len(list(videos.rglob("*.mp4")))
+
+    def disk_full(result) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        extract(videos, tmp_path / "ds", CONFIG, labels="filenames", workers=2, preview=total, on_result=disk_full)
+    processed = len(list((tmp_path / "ds_preview").rglob("*.mp4")))
+    # at most: the first result, one more running, and what the pool had already handed to its call
+    # queue (workers + 1 in CPython); before, every one of the 12 videos ran
+    assert processed <= 1 + 1 + 3 + 1, f"{processed} of {total} videos were processed after the failure"
+    assert not (tmp_path / "ds").exists()

@@ -352,11 +352,16 @@ def run_jobs(jobs: list[VideoJob], config: ExtractConfig, target_layout: str, wo
             estimator.close()
         return
     # spawn: MediaPipe's and torch's threads do not survive fork safely
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(config.backend, config.backend_options)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                               initargs=(config.backend, config.backend_options))
+    try:
         futures = [pool.submit(_run_in_worker, job, config, target_layout) for job in jobs]
         for future in as_completed(futures):
             yield future.result()
+    except BaseException:  # the consumer failed (disk full...) or stopped: queued videos never start
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------- the whole extraction
@@ -418,9 +423,10 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
     summary = ExtractSummary(output=output, videos=videos, class_names=writer.class_names, windows_per_class={},
                              skipped=len(jobs) - len(todo))
     started = time.perf_counter()
+    jobs_run = run_jobs(todo, config, target_layout, workers)
     try:
         with tqdm(total=len(todo), desc="videos", unit="video", disable=not todo) as bar:
-            for result in run_jobs(todo, config, target_layout, workers):
+            for result in jobs_run:
                 for sample, info, class_name in result.windows:
                     info.label = writer.label_of(class_name)
                     writer.add(sample, info)
@@ -433,6 +439,7 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
                 if on_result is not None:
                     on_result(result)
     except BaseException:
+        jobs_run.close()  # now, not when the generator is collected: cancels the queued videos
         writer.abort()
         raise
     summary.total_seconds = time.perf_counter() - started
