@@ -15,6 +15,7 @@ from openpose_model_files import write_model
 from sensor_msgs.msg import Image
 
 from dance_recognition.cli import main
+from dance_recognition.data.dataset import DatasetWriter, SampleInfo
 from dance_recognition.media.video import VideoReader, VideoWriter
 from dance_recognition.models.checkpoint import CheckpointError, load_checkpoint
 from dance_recognition.pose.paf_grouping import PAF_MODELS
@@ -149,3 +150,17 @@ def test_the_live_monitor_survives_an_unwritable_annotated_video(tmp_path: Path,
     assert capsys.readouterr().out.count("recording stopped, recognition goes on") == 1
     monitor._on_action(ActionLabel(track_id=1, label="wave", confidence=0.9))
     assert monitor.labels_seen == 1
+
+
+def test_evaluate_refuses_nan_like_train(capsys, tmp_path: Path) -> None:
+    classes = load_checkpoint(DEMO).card.classes
+    with DatasetWriter(tmp_path / "ds", "openpose_coco_18", classes, frames=8) as writer:
+        for label in range(len(classes)):
+            writer.add(np.ones((3, 8, 18, 1), np.float32), SampleInfo(label=label, split="val", image_size=(64, 64)))
+    shard = next((tmp_path / "ds" / "shards").glob("*.npy"))
+    array = np.load(shard)
+    array[0, 0, 0, 0, 0] = np.nan
+    np.save(shard, array)
+    code, _, err = run_cli(capsys, "evaluate", DEMO, tmp_path / "ds", "--output", tmp_path / "report")
+    assert code == 1
+    assert_one_line(err, "evaluate", "holds NaN or inf")

@@ -39,6 +39,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device, classes=read_class_names(args.classes))
     dataset = SkeletonDataset(args.dataset)
+    dataset.check_values()  # as train does: a NaN would score as a silent wrong class
     card = loaded.card
     if list(card.classes) != list(dataset.class_names):
         hint = " (name them with --classes FILE)" if card.source == "reference" and args.classes is None else ""
