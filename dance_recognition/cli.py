@@ -17,7 +17,7 @@ from dance_recognition.errors import DanceRecognitionError
 log = logging.getLogger("dance_recognition")
 
 COMMANDS = ("doctor", "live", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export",
-            "bag", "bag2dataset", "record")
+            "bag", "bag2dataset", "record", "label")
 
 
 class UserError(DanceRecognitionError):

@@ -17,6 +17,7 @@ from dance_recognition.bags import BagError, BagWriter, open_bag, qos_profile
 from dance_recognition.bags.convert import BagConversionConfig, bags_to_dataset
 from dance_recognition.bags.errors import LabelError
 from dance_recognition.bags.info import info_lines
+from dance_recognition.bags.keymap import Press
 from dance_recognition.bags.labels import LabelEvent as Event
 from dance_recognition.bags.labels import LabelSegment, check_segments, segments_from_events
 from dance_recognition.data.dataset import SkeletonDataset
@@ -325,3 +326,18 @@ def test_info_lists_label_segments(tmp_path):
         text = "\n".join(info_lines(bag))
     assert re.search(r"/skeletons +dance_recognition/msg/Skeleton +220 msgs", text), text
     assert "/labels: 3 segment(s)" in text and "squat [2.33s..5.00s] (all, topic /labels)" in text
+
+
+def test_keymap_start_switch_stop_quit():
+    from dance_recognition.bags.keymap import KeyMap
+
+    keys = KeyMap(["salsa", "merengue"])
+    assert keys.legend().startswith("[1] salsa  [2] merengue")
+    assert keys.press("1") == [Press(0, "salsa")] and keys.status() == "now: salsa"
+    assert keys.press("1") == []  # already active
+    assert keys.press("2") == [Press(0, "merengue")]
+    assert keys.press("z") == [] and keys.press(" ") == [Press(1, "merengue")] and keys.press(" ") == []
+    keys.press("1")
+    assert keys.press("Q") == [Press(1, "salsa")] and keys.quitting
+    with pytest.raises(LabelError, match="34 keys"):
+        KeyMap([f"c{i}" for i in range(40)])

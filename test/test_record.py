@@ -239,3 +239,71 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
     assert (tmp_path / "run" / "best.pt").is_file() or (tmp_path / "run" / "last.pt").is_file()
+
+
+def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
+    """`label` in a real terminal (a pty): keys publish START/switch/STOP; `--start`/`--stop` from a script."""
+    import os
+    import pty
+    import select
+
+    from dance_recognition.bags.labels import LabelEvent as Event
+    from dance_recognition.bags.labels import segments_from_events
+
+    classes = tmp_path / "classes.txt"
+    classes.write_text("salsa\nmerengue\n")
+    bag = tmp_path / "labelled"
+    recorder = start_recorder(bag, "--topics", "labels")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the labeller on the pty
+        try:
+            os.chdir(REPO)
+            os.execv(sys.executable, [sys.executable, "-m", "dance_recognition.cli", "label", "--classes",
+                                      str(classes)])
+        finally:
+            os._exit(127)  # never return into pytest in the child
+    screen = b""
+
+    def status() -> bytes:  # the status line as last drawn
+        return screen.rsplit(b"\x1b[K", 1)[-1]
+
+    def read_until(text: bytes, timeout_s: float = 60.0, whole: bool = False) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + timeout_s
+        while (status() != text) if whole else (text not in screen):
+            assert time.monotonic() < deadline, screen.decode(errors="replace")
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    screen += os.read(terminal, 1024)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"[1] salsa  [2] merengue  [space] stop  [q] quit")
+        read_until(b"now: (no label)", whole=True)  # without the "no recorder" note: the recorder subscribed
+        for key, shown in ((b"1", b"now: salsa"), (b"2", b"now: merengue"), (b" ", b"now: (no label)"),
+                           (b"x", b"now: (no label)")):
+            time.sleep(0.3)
+            os.write(terminal, key)
+            read_until(shown, whole=True)
+        os.write(terminal, b"q")
+        assert os.waitpid(pid, 0)[1] == 0
+        once = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "label", "--start", "salsa", "--track",
+                               "4"], capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert once.returncode == 0 and "published START salsa (track 4) on /labels" in once.stdout, once.stderr
+    finally:
+        os.close(terminal)
+        recorder.send_signal(signal.SIGINT)
+        output = recorder.communicate(timeout=30)[0]
+    assert recorder.returncode == 0, output
+    with open_bag(bag) as opened:
+        events = [opened.decode(m) for m in opened.messages(["/labels"])]
+    assert [(e.event, e.label, e.track_id) for e in events] == [(0, "salsa", -1), (0, "merengue", -1),
+                                                                 (1, "merengue", -1), (0, "salsa", 4)]
+    segments, notes = segments_from_events([Event(stamp_to_ns(e.header.stamp), e.event, e.label, e.track_id)
+                                            for e in events])
+    assert [(s.label, s.track_id, s.end_ns is None) for s in segments] == [
+        ("salsa", -1, False), ("merengue", -1, False), ("salsa", 4, True)] and not notes
+    nobody = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "label", "--stop", "--wait", "1"],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert nobody.returncode == 1 and "no recorder subscribes to /labels" in nobody.stderr
