@@ -254,14 +254,10 @@ def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
     classes.write_text("salsa\nmerengue\n")
     bag = tmp_path / "labelled"
     recorder = start_recorder(bag, "--topics", "labels")
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: the labeller on the pty
-        try:
-            os.chdir(REPO)
-            os.execv(sys.executable, [sys.executable, "-m", "dance_recognition.cli", "label", "--classes",
-                                      str(classes)])
-        finally:
-            os._exit(127)  # never return into pytest in the child
+    terminal, slave = pty.openpty()  # a real terminal for the labeller; no fork of this threaded process
+    labeller = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "label", "--classes", str(classes)],
+                                stdin=slave, stdout=slave, stderr=slave, cwd=REPO, start_new_session=True)
+    os.close(slave)
     screen = b""
 
     def status() -> bytes:  # the status line as last drawn
@@ -272,11 +268,9 @@ def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
         deadline = time.monotonic() + timeout_s
         while (status() != text) if whole else (text not in screen):
             assert time.monotonic() < deadline, screen.decode(errors="replace")
+            assert labeller.poll() is None, f"the labeller exited: {screen.decode(errors='replace')}"
             if select.select([terminal], [], [], 0.2)[0]:
-                try:
-                    screen += os.read(terminal, 1024)
-                except OSError:
-                    break
+                screen += os.read(terminal, 1024)
 
     try:
         read_until(b"[1] salsa  [2] merengue  [space] stop  [q] quit")
@@ -287,11 +281,20 @@ def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
             os.write(terminal, key)
             read_until(shown, whole=True)
         os.write(terminal, b"q")
-        assert os.waitpid(pid, 0)[1] == 0
+        deadline = time.monotonic() + 30
+        while labeller.poll() is None and time.monotonic() < deadline:  # keep draining its terminal
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    screen += os.read(terminal, 1024)
+                except OSError:  # EIO: the labeller closed its terminal (exited)
+                    break
+        assert labeller.wait(timeout=10) == 0, screen.decode(errors="replace")
         once = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "label", "--start", "salsa", "--track",
                                "4"], capture_output=True, text=True, cwd=REPO, timeout=60)
         assert once.returncode == 0 and "published START salsa (track 4) on /labels" in once.stdout, once.stderr
     finally:
+        if labeller.poll() is None:
+            labeller.kill()
         os.close(terminal)
         recorder.send_signal(signal.SIGINT)
         output = recorder.communicate(timeout=30)[0]

@@ -80,6 +80,7 @@ def _label(args: argparse.Namespace) -> int:
 
 
 def _keyboard_loop(args: argparse.Namespace, keys) -> int:
+    import os
     import select
     import termios
     import tty
@@ -104,8 +105,12 @@ def _keyboard_loop(args: argparse.Namespace, keys) -> int:
                 _show(keys, labels)
             if not ready:
                 continue
-            for press in keys.press(sys.stdin.read(1)):
-                labels.publish(press.event, press.label)
+            # os.read, not sys.stdin.read(1): a buffered reader would hide keys typed together from select
+            for key in os.read(sys.stdin.fileno(), 64).decode(errors="ignore"):
+                for press in keys.press(key):
+                    labels.publish(press.event, press.label)
+                if keys.quitting:
+                    break
             _show(keys, labels)
         labels.wait_delivered(2.0)
     except KeyboardInterrupt:
