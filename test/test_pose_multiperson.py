@@ -277,3 +277,49 @@ def test_tracker_predicts_motion_so_hidden_people_keep_their_ids() -> None:
         ids.append([p.track_id for p in tracker.update(frame).people])
     assert ids[0] == [0, 1] and ids[-1] == [0, 1], ids
     assert all(frame_ids == [1] for frame_ids in ids[9:15]), ids
+
+
+# ---------------------------------------------------------------- the offline tools
+
+
+@pytest.fixture(scope="module")
+def two_person_clip(tmp_path_factory) -> Path:
+    """The first 40 frames of the pose2sim clip (two people), 544x960, as a labelled video folder."""
+    frames = read_rgb_frames(shared_video("people_pose2sim_cam01.mp4"), 40)
+    folder = tmp_path_factory.mktemp("clips") / "walk"
+    folder.mkdir()
+    path = folder / "pair.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (544, 960))
+    for image in frames:
+        writer.write(cv2.cvtColor(cv2.resize(image, (544, 960)), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.mark.slow
+def test_extract_keeps_both_people_and_predict_names_each(two_person_clip: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from dance_recognition.data.dataset import SkeletonDataset
+
+    cli = [sys.executable, "-m", "dance_recognition.cli"]
+    output = tmp_path / "pairs"
+    result = subprocess.run([*cli, "extract", str(two_person_clip.parent.parent), str(output), "--window", "16",
+                             "--stride", "8", "--persons", "2", "--val-fraction", "0"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dataset = SkeletonDataset(output)
+    assert len(dataset) == 4  # windows at 0, 8, 16, 24 of 40 frames
+    for index in range(len(dataset)):
+        sample, _ = dataset[index]
+        assert sample.shape[-1] == 2
+        seen = (sample[2] > 0).any(axis=1).mean(axis=0)  # per person: share of frames with a joint
+        assert (seen >= 0.8).all(), seen  # both people in (nearly) every frame, none padded
+    checkpoint = Path(__file__).resolve().parents[1] / "dance_recognition" / "resources" / "demo_moves.pt"
+    result = subprocess.run([*cli, "predict", str(checkpoint), str(two_person_clip), "--mode", "window"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    people = [line for line in result.stdout.splitlines() if line.startswith("person ")]
+    assert len(people) == 2, result.stdout
+    assert result.stdout.count("whole video:") == 2

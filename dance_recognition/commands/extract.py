@@ -41,13 +41,14 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openpose-prototxt", type=Path, help="openpose via OpenCV: the model's .prototxt")
     parser.add_argument("--openpose-caffemodel", type=Path, help="openpose via OpenCV: the model's .caffemodel")
     parser.add_argument("--openpose-folder", type=Path, help="openpose via pyopenpose: OpenPose's models/ folder")
+    parser.add_argument("--num-poses", type=int, help="mediapipe: most people found per frame (default 4)")
 
 
 def backend_options(args: argparse.Namespace) -> dict:
     from dance_recognition.pose.base import backend_options as options_of
 
     return options_of(args.backend, args.model or "", args.openpose_prototxt or "", args.openpose_caffemodel or "",
-                      args.openpose_folder or "")
+                      args.openpose_folder or "", num_poses=getattr(args, "num_poses", None) or 0)
 
 
 def _extract(args: argparse.Namespace) -> int:

@@ -74,8 +74,12 @@ def _read_sequence(path: Path):
     return sequence
 
 
-def _video_track(args: argparse.Namespace):
-    """The most visible person of the video: ((T, V, 3) keypoints, layout, fps, size), or None."""
+MIN_PRESENCE = 0.25  # share of a video's frames a person must be seen in to be classified
+
+
+def _video_tracks(args: argparse.Namespace):
+    """Every person seen in at least ``MIN_PRESENCE`` of the video (at least the most visible one),
+    most visible first: ([(track id, (T, V, 3) keypoints)], layout, fps, size), or None."""
     from dance_recognition.data.extract import VideoResult, track_sequences
     from dance_recognition.media.video import VideoReader
     from dance_recognition.pose import backend_layout, create_estimator
@@ -88,12 +92,15 @@ def _video_track(args: argparse.Namespace):
     if not tracks:
         print(f"no person detected in {args.input}")
         return None
-    return max(tracks.values(), key=lambda s: float(s[..., 2].sum())), layout, fps, size
+    presence = {track_id: float((s[..., 2] > 0).any(axis=1).mean()) for track_id, s in tracks.items()}
+    ranked = sorted(tracks, key=lambda t: (-presence[t], t))
+    people = [(t, tracks[t]) for t in ranked if presence[t] >= MIN_PRESENCE] or [(ranked[0], tracks[ranked[0]])]
+    return people, layout, fps, size
 
 
 def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> int:
     """The streaming model over the input, frame by frame, as action_node runs it: each person of
-    a .npy as a track (the newest window's prediction), the main person of a video every half window."""
+    a .npy as a track (the newest window's prediction), every person of a video every half window."""
     import numpy as np
 
     from dance_recognition.cli import UserError
@@ -106,11 +113,12 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
         sequences, fps, size = _read_sequence(args.input), 30.0, tuple(args.image_size) if args.image_size else None
         layout, every = args.layout, 1
     else:
-        found = _video_track(args)
+        found = _video_tracks(args)
         if found is None:
             return 1
-        track, layout, fps, size = found
-        sequences, every = track[None], 0
+        people, layout, fps, size = found
+        sequences, every = np.stack([sequence for _, sequence in people]), 0
+        names = {index: track_id for index, (track_id, _) in enumerate(people)}
     probe = StreamingClassifier(args.checkpoint, device=args.device, classes=classes, every=1, script=False)
     window = probe.plan.window
     layout = layout or probe.spec.layout
@@ -126,16 +134,20 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     names = get_layout(layout).joint_names
     width, height = size or (0, 0)
     latest: dict[int, np.ndarray] = {}
-    total, count = np.zeros(len(classifier.classes)), 0
+    total: dict[int, np.ndarray] = {}
+    count: dict[int, int] = {}
     for index in range(sequences.shape[1]):
         people = [PersonPose(keypoints=np.asarray(s[index], np.float32), track_id=m) for m, s in enumerate(sequences)]
         frame = PoseFrame(layout, names, width, height, people, stamp_ns=round(index * 1e9 / fps))
         for prediction in streams.add(frame):
             latest[prediction.track_id] = prediction.probabilities
             if every != 1:
-                total, count = total + prediction.probabilities, count + 1
+                person = prediction.track_id
+                total[person] = total.get(person, 0) + prediction.probabilities
+                count[person] = count.get(person, 0) + 1
+                who = f"person {names[person]} " if len(names) > 1 else ""
                 _print_top(prediction.probabilities, classifier.classes, args.top,
-                           f"{(index + 1 - window) / fps:6.2f}-{(index + 1) / fps:6.2f} s: ")
+                           f"{who}{(index + 1 - window) / fps:6.2f}-{(index + 1) / fps:6.2f} s: ")
     if every == 1:
         if not latest:
             raise UserError(f"no joint is detected in the newest {window} frames of {args.input}; nothing to classify")
@@ -145,25 +157,42 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     if not count:
         print(f"no person detected in any window of {args.input}")
         return 1
-    _print_top(total / count, classifier.classes, args.top, "whole video: ")
+    for person in sorted(count):
+        who = f"person {names[person]}, " if len(names) > 1 else ""
+        _print_top(total[person] / count[person], classifier.classes, args.top, f"{who}whole video: ")
     return 0
 
 
 def _predict_video(args: argparse.Namespace, classifier) -> int:
+    """Windows of every person seen (each labelled ``person <track id>`` when there are several)."""
+    found = _video_tracks(args)
+    if found is None:
+        return 1
+    people, layout, fps, size = found
+    classified = 0
+    for track_id, sequence in people:
+        if len(people) > 1:
+            seen = int((sequence[..., 2] > 0).any(axis=1).sum())
+            print(f"person {track_id} (seen in {seen} of {len(sequence)} frames):")
+        classified += _classify_windows(args, classifier, sequence, layout, fps, size, "  " if len(people) > 1 else "")
+    if not classified:
+        print(f"no person detected in any window of {args.input}")
+        return 1
+    return 0
+
+
+def _classify_windows(args: argparse.Namespace, classifier, main, layout: str, fps: float, size, indent: str) -> int:
+    """Prints each window's and the whole sequence's top classes; returns the windows classified."""
     import numpy as np
 
     from dance_recognition.models.classifier import NoPersonError
 
-    found = _video_track(args)
-    if found is None:
-        return 1
-    main, layout, fps, size = found
     window = classifier.spec.window
     stride = max(window // 2, 1)
     starts = list(range(0, max(len(main) - window, 0) + 1, stride))
     total, classified = np.zeros(len(classifier.classes)), 0
     for start in starts:
-        span = f"{start / fps:6.2f}-{min(start + window, len(main)) / fps:6.2f} s: "
+        span = f"{indent}{start / fps:6.2f}-{min(start + window, len(main)) / fps:6.2f} s: "
         try:
             probabilities = classifier.classify(main[None, start:start + window], layout, size)
         except NoPersonError:
@@ -171,8 +200,6 @@ def _predict_video(args: argparse.Namespace, classifier) -> int:
             continue
         total, classified = total + probabilities, classified + 1
         _print_top(probabilities, classifier.classes, args.top, span)
-    if not classified:
-        print(f"no person detected in any window of {args.input}")
-        return 1
-    _print_top(total / classified, classifier.classes, args.top, "whole video: ")
-    return 0
+    if classified:
+        _print_top(total / classified, classifier.classes, args.top, f"{indent}whole video: ")
+    return classified

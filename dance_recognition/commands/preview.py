@@ -36,7 +36,7 @@ def _preview(args: argparse.Namespace) -> int:
                 continue
             frame = tracker.update(estimator.estimate(image))
             people += bool(frame.people)
-            annotated = draw_pose_frame(image, frame, {p.track_id: f"person {p.track_id}" for p in frame.people})
+            annotated = draw_pose_frame(image, frame)
             if still:
                 cv2.imwrite(str(args.output), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
                 break

@@ -3,7 +3,8 @@
 Each video is decoded once; every frame goes through the pose backend and the tracker, giving a
 keypoint sequence per tracked person. Labelled segments of the video (the whole video, or the
 rows of a CSV) are cut into fixed windows with a stride (or kept whole and fitted to the window
-with a padding policy); each window keeps the ``persons`` most confident people in it. Windows
+with a padding policy); each window keeps the ``persons`` most present people in it (seen in the
+most frames; the summed confidence breaks ties). Windows
 of one video all go to the same split, chosen per video (stratified by class, seeded), so no
 motion seen in training leaks into validation through an overlapping window.
 
@@ -224,8 +225,7 @@ def track_sequences(reader: VideoReader, estimator: PoseEstimator, target_layout
         for track_id, keypoints in frame_keypoints(frame, target_layout).items():
             seen[track_id][index] = keypoints
         if preview is not None:
-            preview.write(draw_pose_frame(image, frame, {p.track_id: f"person {p.track_id}" for p in frame.people},
-                                          copy=False))
+            preview.write(draw_pose_frame(image, frame, copy=False))
         if progress is not None:
             progress.update()
     result.frames = reader.frames_read
@@ -255,6 +255,11 @@ def stack_tracks(seen: dict[int, dict[int, np.ndarray]], frames: int) -> dict[in
     return tracks
 
 
+def _presence_rank(sequence: np.ndarray) -> tuple[int, float]:
+    """Sort key of a track in a window: most frames seen first, then the most confident."""
+    return -int((sequence[..., 2] > 0).any(axis=1).sum()), -float(sequence[..., 2].sum())
+
+
 def cut_windows(tracks: dict[int, np.ndarray], start: int, end: int, config: ExtractConfig
                 ) -> Iterator[tuple[int, int, np.ndarray, int]]:
     """(first frame, end frame, (C, T, V, M) sample, main track id) for each usable window."""
@@ -265,7 +270,7 @@ def cut_windows(tracks: dict[int, np.ndarray], start: int, end: int, config: Ext
     else:
         spans = [(s, s + config.window) for s in range(start, end - config.window + 1, config.stride)]
     for first, last in spans:
-        ranked = sorted(tracks.items(), key=lambda item: -float(item[1][first:last, :, 2].sum()))
+        ranked = sorted(tracks.items(), key=lambda item: _presence_rank(item[1][first:last]))
         chosen = ranked[: config.persons]
         presence = float((chosen[0][1][first:last, :, 2] > 0).any(axis=1).mean())
         if presence < config.min_presence:

@@ -16,9 +16,16 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return TRACK_COLOURS[track_id % len(TRACK_COLOURS)] if track_id >= 0 else (200, 200, 200)
 
 
+def person_caption(track_id: int, label: str | None = None) -> str:
+    """``#3 march 97%``: the id always (so a viewer can tell people apart), the label when known."""
+    name = f"#{track_id}" if track_id >= 0 else "?"
+    return f"{name} {label}" if label else name
+
+
 def draw_pose_frame(image_rgb: np.ndarray, frame: PoseFrame, labels: dict[int, str] | None = None,
                     copy: bool = True) -> np.ndarray:
-    """Bones, joints and (optionally) each person's action label, coloured by track id."""
+    """Every person's bones and joints coloured by track id, captioned with the id and, from
+    ``labels`` (track id -> text), the person's current action."""
     canvas = image_rgb.copy() if copy else image_rgb
     layout = get_layout(frame.layout)
     thickness = max(1, round(min(canvas.shape[:2]) / 240))
@@ -31,8 +38,8 @@ def draw_pose_frame(image_rgb: np.ndarray, frame: PoseFrame, labels: dict[int, s
                 cv2.line(canvas, _point(keypoints[a]), _point(keypoints[b]), colour, thickness, cv2.LINE_AA)
         for joint in np.nonzero(present)[0]:
             cv2.circle(canvas, _point(keypoints[joint]), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
-        text = (labels or {}).get(person.track_id)
-        if text and present.any():
+        text = person_caption(person.track_id, (labels or {}).get(person.track_id))
+        if present.any():
             top = keypoints[present]
             anchor = (int(np.min(top[:, 0])), max(int(np.min(top[:, 1])) - 8, 14))
             draw_text(canvas, text, anchor, colour)

@@ -62,10 +62,13 @@ def create_estimator(name: str, **options: Any) -> PoseEstimator:
 
 
 def backend_options(backend: str, model: str = "", prototxt: str = "", caffemodel: str = "",
-                    model_folder: str = "", device: str = "") -> dict[str, str]:
-    """``create_estimator`` options from flat settings (CLI flags, node parameters); empty = default.
-    The OpenPose file settings and the device only mean something to the openpose backend."""
-    options = {"model": model} if model else {}
+                    model_folder: str = "", device: str = "", num_poses: int = 0) -> dict[str, str | int]:
+    """``create_estimator`` options from flat settings (CLI flags, node parameters); empty or 0 =
+    default. The OpenPose file settings and the device only mean something to the openpose backend,
+    ``num_poses`` (most people per image) to mediapipe (OpenPose reports everyone it finds)."""
+    options: dict[str, str | int] = {"model": model} if model else {}
+    if backend == "mediapipe" and num_poses:
+        options["num_poses"] = int(num_poses)
     if backend == "openpose":
         for key, value in (("prototxt", prototxt), ("caffemodel", caffemodel), ("model_folder", model_folder)):
             if value:

@@ -30,6 +30,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.live.camera_model import Intrinsics
 from dance_recognition.live.statistics import RateMonitor
+from dance_recognition.live.track_labels import TrackLabels
 from dance_recognition.media.drawing import draw_pose_frame
 from dance_recognition.msg import ActionLabel, Skeleton
 from dance_recognition.pose import backend_options, create_estimator
@@ -57,6 +58,7 @@ class PoseNode(Node):
             "openpose_caffemodel": declare(self, "openpose_caffemodel", "", "openpose via OpenCV: .caffemodel"),
             "openpose_model_folder": declare(self, "openpose_model_folder", "", "openpose via pyopenpose: models/"),
             "device": declare(self, "device", "cpu", "openpose via OpenCV: cpu or cuda"),
+            "num_poses": declare(self, "num_poses", 4, "mediapipe: most people found per image", (1, 20)),
             "publish_annotated": declare(self, "publish_annotated", True, "publish image_annotated", read_only=False),
             "publish_markers": declare(self, "publish_markers", False, "publish pose_markers (3-D landmarks)",
                                        read_only=False),
@@ -65,7 +67,7 @@ class PoseNode(Node):
                                           (0.1, 100.0), read_only=False),
             "tracking_max_distance": declare(self, "tracking_max_distance", 0.5,
                                              "tracker gate in person sizes", (0.01, 10.0), read_only=False),
-            "tracking_max_age": declare(self, "tracking_max_age", 15, "frames a lost person is remembered", (0, 10000),
+            "tracking_max_age": declare(self, "tracking_max_age", 30, "frames a lost person is remembered", (0, 10000),
                                         read_only=False),
             "stats_period_s": declare(self, "stats_period_s", 10.0, "statistics log period; 0 = off", (0.0, 3600.0)),
             "diagnostics_period_s": declare(self, "diagnostics_period_s", 1.0, "/diagnostics period; 0 = off",
@@ -75,13 +77,13 @@ class PoseNode(Node):
         self.config = config
         self.estimator = create_estimator(config["backend"], **backend_options(
             config["backend"], config["model"], config["openpose_prototxt"], config["openpose_caffemodel"],
-            config["openpose_model_folder"], config["device"]))
+            config["openpose_model_folder"], config["device"], config["num_poses"]))
         self.tracker = PoseTracker(max_distance=config["tracking_max_distance"], max_age=config["tracking_max_age"])
         self.skeleton_publisher = self.create_publisher(Skeleton, "skeletons", QoSProfile(depth=10))
         self._outputs = threading.Lock()  # publishers toggled at run time vs the pose thread using them
         self.annotated_publisher = self.marker_publisher = None
         self._toggle_outputs()
-        self.labels: dict[int, str] = {}
+        self.labels = TrackLabels()
         self.intrinsics: Intrinsics | None = None  # from camera_info, when the camera is calibrated
         self.create_subscription(ActionLabel, "actions", self._on_action, QoSProfile(depth=10))
         self.create_subscription(Image, "image_raw", self._on_image, qos_profile_sensor_data)
@@ -124,7 +126,7 @@ class PoseNode(Node):
         self.intrinsics = Intrinsics.from_k(msg.k)
 
     def _on_action(self, msg: ActionLabel) -> None:
-        self.labels[msg.track_id] = f"{msg.label} {msg.confidence:.0%}"
+        self.labels.set(msg.track_id, f"{msg.label} {msg.confidence:.0%}")
 
     def _on_image(self, msg: Image) -> None:
         self._last_image_s = time.monotonic()
@@ -157,15 +159,15 @@ class PoseNode(Node):
         frame = self.estimator.estimate(image, stamp_ns=stamp_to_ns(msg.header.stamp), frame_id=msg.header.frame_id)
         with self._outputs:
             self.tracker.update(frame)
+            self.labels.keep_only(self.tracker.live_ids())  # labels of people gone must not stay (nor be redrawn)
             skeleton = pose_frame_to_msg(frame)
             skeleton.header = msg.header
             self.skeleton_publisher.publish(skeleton)
             now_ns = self.get_clock().now().nanoseconds
             self.stats.record((now_ns - frame.stamp_ns) / 1e6)
             if self.annotated_publisher is not None:
-                active = {p.track_id: self.labels.get(p.track_id, f"person {p.track_id}") for p in frame.people}
-                self.annotated_publisher.publish(rgb_to_image(draw_pose_frame(image, frame, active, copy=False),
-                                                              msg.header))
+                self.annotated_publisher.publish(rgb_to_image(
+                    draw_pose_frame(image, frame, self.labels.snapshot(), copy=False), msg.header))
             if self.marker_publisher is not None:
                 self._publish_markers(frame, msg)
 
