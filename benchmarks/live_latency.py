@@ -1,6 +1,6 @@
 """Live graph: end-to-end latency, per-node CPU, and the pose node's ROS overhead.
 
-    .venv/bin/python benchmarks/live_latency.py [VIDEO]
+    .venv/bin/python benchmarks/live_latency.py [VIDEO] [--action-only]
 
 Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements, one run:
 1. the pose backend alone (MediaPipe full, tracking mode) on the video's frames: frames/s;
@@ -8,7 +8,11 @@ Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements
    delivers when frames come faster than it can take them; ROS overhead = 1 - (2) / (1) (target
    under 10%);
 3. the whole graph at the video's native 30 fps: camera stamp -> ActionLabel arrival latency
-   (p50/p99, same machine clock) and each node's CPU use (share of one core, from /proc).
+   (p50/p99, same machine clock) and each node's CPU use (share of one core, from /proc);
+4. action_node alone, fed Skeleton messages of 1 and 3 people (generated moves) at 30 fps, in
+   ``mode`` window and streaming on the same checkpoint (the demo architecture trained without
+   temporal padding, random weights; stride 4): its CPU use and labels/s.
+   ``--action-only`` runs just this part.
 """
 from __future__ import annotations
 
@@ -109,9 +113,88 @@ def run_graph(video: Path, fast: bool, seconds: float, fast_rate_hz: float = 200
         rclpy.try_shutdown()
 
 
+def streamable_checkpoint(folder: Path) -> Path:
+    """The demo model's architecture without temporal padding (window 64 -> 61 frames), random weights."""
+    from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+    from dance_recognition.models.stgcn import STGCN, STGCNConfig
+
+    config = STGCNConfig(num_classes=5, channels=(32, 32, 64, 64, 128), strides=(1, 1, 2, 1, 2),
+                         temporal_padding=False)
+    model = STGCN(config).eval()
+    card = ModelCard(config, ["a", "b", "c", "d", "e"], normalization="body_centred", window=64, max_persons=1)
+    return save_checkpoint(folder / "streamable.pt", model, card)
+
+
+def action_node_cpu(checkpoint: Path, mode: str, people: int, seconds: float) -> dict:
+    """CPU (share of one core) and labels/s of action_node fed ``people`` persons at 30 fps."""
+    import rclpy
+    from dance_recognition.msg import ActionLabel, Skeleton
+    from rclpy.qos import QoSProfile
+
+    from dance_recognition.data.synthetic import MOVES, generate_move
+    from dance_recognition.ros.skeleton_conversions import pose_frame_to_msg
+    from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+    from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+    rng = np.random.default_rng(0)
+    moves = [generate_move(list(MOVES)[i % len(MOVES)], 3000, rng).astype(np.float32) for i in range(people)]
+    spec = NodeSpec("action_node", "action_node", {"checkpoint": str(checkpoint), "mode": mode, "stride": 4})
+    rclpy.init()
+    node = rclpy.create_node("action_cpu_benchmark")
+    labels: list[float] = []
+    node.create_subscription(ActionLabel, "actions", lambda msg: labels.append(time.monotonic()),
+                             QoSProfile(depth=100))
+    publisher = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=30))
+    processes = start([spec], LiveArguments())
+    try:
+        deadline = time.monotonic() + 120
+        while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        started = first_cpu = None
+        frame, next_at = 0, time.monotonic()
+        while True:
+            now = time.monotonic()
+            if started is None and frame == 90:  # 3 s of warm-up: windows full, TorchScript optimised
+                started, first_cpu, first_labels = now, cpu_seconds(processes[0].pid), len(labels)
+            if started is not None and now - started >= seconds:
+                break
+            people_now = [PersonPose(keypoints=moves[i][frame % 3000], track_id=i) for i in range(people)]
+            publisher.publish(pose_frame_to_msg(PoseFrame(
+                OPENPOSE_COCO_18.name, OPENPOSE_COCO_18.joint_names, 640, 480, people_now,
+                stamp_ns=1_000_000_000 + frame * 33_333_333, frame_id="cam")))
+            frame, next_at = frame + 1, next_at + 1 / 30
+            while time.monotonic() < next_at:
+                rclpy.spin_once(node, timeout_sec=max(0.0, next_at - time.monotonic()))
+        elapsed = time.monotonic() - started
+        return {"cpu": (cpu_seconds(processes[0].pid) - first_cpu) / elapsed,
+                "labels_per_s": (len(labels) - first_labels) / elapsed}
+    finally:
+        stop(processes)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def action_node_section(seconds: float = 15.0) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = streamable_checkpoint(Path(folder))
+        print("action_node alone at 30 fps (demo architecture without temporal padding, 61-frame window, "
+              "stride 4; 1.0 = one core):")
+        for people in (1, 3):
+            results = {mode: action_node_cpu(checkpoint, mode, people, seconds) for mode in ("window", "streaming")}
+            print(f"  {people} person(s): " + ", ".join(
+                f"{mode} CPU {r['cpu']:.2f} ({r['labels_per_s']:.1f} labels/s)" for mode, r in results.items())
+                + f"  ->  streaming uses {results['window']['cpu'] / results['streaming']['cpu']:.1f}x less CPU")
+
+
 def main() -> None:
     default = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "ta_chi.mp4"
-    video = Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    arguments = [a for a in sys.argv[1:] if a != "--action-only"]
+    if "--action-only" in sys.argv[1:]:
+        action_node_section()
+        return
+    video = Path(arguments[0]) if arguments else default
     alone = backend_alone(video)
     # frames a little faster than the backend's rate, so the pose node is always busy, without a
     # camera decoding at hundreds of Hz taking CPU from it on a small machine
@@ -127,6 +210,7 @@ def main() -> None:
         print(f"camera stamp -> ActionLabel latency: p50 {np.percentile(latencies, 50):.0f} ms, "
               f"p99 {np.percentile(latencies, 99):.0f} ms ({len(latencies)} labels)")
     print("CPU per node at 30 fps (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in live["cpu"].items()))
+    action_node_section()
 
 
 if __name__ == "__main__":

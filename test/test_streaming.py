@@ -258,3 +258,15 @@ def test_predict_streams_an_unpadded_checkpoint_like_the_window_model(tmp_path, 
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "has 20 frames; streaming predicts over the newest 33" in error[0]
     assert "--mode window" in error[0]
+
+
+def test_a_checkpoint_window_below_the_receptive_field_is_one_clear_line(tmp_path, capsys) -> None:
+    from dance_recognition.cli import main
+
+    path = _checkpoint(tmp_path, window=20)  # receptive field 25
+    sequence = tmp_path / "still.npy"
+    np.save(sequence, np.ones((40, 18, 3), np.float32))
+    for mode in ("streaming", "window"):
+        assert main(["predict", str(path), str(sequence), "--image-size", "640", "480", "--mode", mode]) == 1
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and "at least 25 frames" in error[0], error

@@ -105,25 +105,28 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
 
     from dance_recognition.cli import UserError
     from dance_recognition.live.person_streams import PersonStreams
-    from dance_recognition.models.streaming_classifier import StreamingClassifier
+    from dance_recognition.models.checkpoint import load_checkpoint
+    from dance_recognition.models.streaming import plan_stream
+    from dance_recognition.models.streaming_classifier import StreamingClassifier, stream_window
     from dance_recognition.skeleton.layouts import get_layout
     from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
     if args.input.suffix == ".npy":
         sequences, fps, size = _read_sequence(args.input), 30.0, tuple(args.image_size) if args.image_size else None
         layout, every = args.layout, 1
+        track_names = {index: index for index in range(len(sequences))}
     else:
         found = _video_tracks(args)
         if found is None:
             return 1
         people, layout, fps, size = found
         sequences, every = np.stack([sequence for _, sequence in people]), 0
-        names = {index: track_id for index, (track_id, _) in enumerate(people)}
-    probe = StreamingClassifier(args.checkpoint, device=args.device, classes=classes, every=1, script=False)
-    window = probe.plan.window
-    layout = layout or probe.spec.layout
-    classifier = probe if every == 1 else StreamingClassifier(args.checkpoint, device=args.device, classes=classes,
-                                                              every=max(window // 2, 1))
+        track_names = {index: track_id for index, (track_id, _) in enumerate(people)}
+    card = load_checkpoint(args.checkpoint, classes=classes).card
+    window = plan_stream(card.config, stream_window(card.config, card.window)).window
+    classifier = StreamingClassifier(args.checkpoint, device=args.device, classes=classes,
+                                     every=every or max(window // 2, 1))
+    layout = layout or classifier.spec.layout
     if sequences.shape[1] < window:
         raise UserError(f"{args.input} has {sequences.shape[1]} frames; streaming predicts over the newest {window} "
                         "(the model's window): give a longer input, or use --mode window (which pads with zeros)")
@@ -131,21 +134,21 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     if size is None and classifier.spec.normalization == "kinetics":
         raise UserError("this model uses kinetics normalisation: give --image-size WIDTH HEIGHT of the .npy input")
     streams = PersonStreams(classifier, max_gap_s=3600.0, timeout_s=3600.0)
-    names = get_layout(layout).joint_names
+    joint_names = get_layout(layout).joint_names
     width, height = size or (0, 0)
     latest: dict[int, np.ndarray] = {}
     total: dict[int, np.ndarray] = {}
     count: dict[int, int] = {}
     for index in range(sequences.shape[1]):
         people = [PersonPose(keypoints=np.asarray(s[index], np.float32), track_id=m) for m, s in enumerate(sequences)]
-        frame = PoseFrame(layout, names, width, height, people, stamp_ns=round(index * 1e9 / fps))
+        frame = PoseFrame(layout, joint_names, width, height, people, stamp_ns=round(index * 1e9 / fps))
         for prediction in streams.add(frame):
             latest[prediction.track_id] = prediction.probabilities
             if every != 1:
                 person = prediction.track_id
                 total[person] = total.get(person, 0) + prediction.probabilities
                 count[person] = count.get(person, 0) + 1
-                who = f"person {names[person]} " if len(names) > 1 else ""
+                who = f"person {track_names[person]} " if len(track_names) > 1 else ""
                 _print_top(prediction.probabilities, classifier.classes, args.top,
                            f"{who}{(index + 1 - window) / fps:6.2f}-{(index + 1) / fps:6.2f} s: ")
     if every == 1:
@@ -158,7 +161,7 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
         print(f"no person detected in any window of {args.input}")
         return 1
     for person in sorted(count):
-        who = f"person {names[person]}, " if len(names) > 1 else ""
+        who = f"person {track_names[person]}, " if len(track_names) > 1 else ""
         _print_top(total[person] / count[person], classifier.classes, args.top, f"{who}whole video: ")
     return 0
 

@@ -32,7 +32,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.models.stgcn import STGCN, FusedBlock, FusedSTGCN, STGCNConfig
+
+
+class StreamingWindowError(DanceRecognitionError, ValueError):
+    """A stream that cannot run as asked (a window shorter than the receptive field, ...)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,10 @@ def plan_stream(config: STGCNConfig, window: int, every: int = 1) -> StreamPlan:
     """Schedule for a stream of ``window`` frames (rounded down onto the stride grid; at least the
     receptive field, else a ValueError naming the minimum) emitting every ``every`` frames."""
     if every < 1:
-        raise ValueError(f"every must be at least 1 frame, got {every}")
+        raise StreamingWindowError(f"every must be at least 1 frame, got {every}")
     field, stride = config.receptive_field, config.total_stride
     if window < field:
-        raise ValueError(
+        raise StreamingWindowError(
             f"a streaming window of {window} frames is shorter than the network's receptive field of {field} "
             f"frames (temporal_kernel {config.temporal_kernel}, strides {list(config.strides)}); use at least "
             f"{field} frames")

@@ -15,6 +15,7 @@ import torch
 
 from dance_recognition.models.checkpoint import load_checkpoint
 from dance_recognition.models.device import resolve_device
+from dance_recognition.models.stgcn import STGCNConfig
 from dance_recognition.models.streaming import StreamingSTGCN, script_streaming
 from dance_recognition.skeleton.conversion import conversion_plan, convert_keypoints
 from dance_recognition.skeleton.normalization import body_centred, normalize, torso_lengths
@@ -29,6 +30,12 @@ def supports_exact_streaming(temporal_padding: bool) -> bool:
 
 
 MODES = ("auto", "window", "streaming")
+
+
+def stream_window(config: STGCNConfig, window: int) -> int:
+    """The window a stream of this network runs for a requested one: a padded network was trained
+    on windows that may be shorter than its receptive field, so it gets at least that."""
+    return max(window, config.receptive_field) if config.temporal_padding else window
 
 
 def resolve_mode(checkpoint: str | os.PathLike, mode: str) -> str:
@@ -53,9 +60,7 @@ class StreamingClassifier:
         self.card, self.model_id = loaded.card, loaded.model_id
         config = loaded.model.config
         self.exact = supports_exact_streaming(config.temporal_padding)
-        requested = window or self.card.window
-        if config.temporal_padding:  # padded: trained on windows that may be shorter than the receptive field
-            requested = max(requested, config.receptive_field)
+        requested = stream_window(config, window or self.card.window)
         self.spec = self.card.input_spec()
         model = StreamingSTGCN(loaded.model, requested, every=every, persons=self.spec.persons).to(self.device)
         self.model = model

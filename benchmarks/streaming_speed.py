@@ -1,0 +1,239 @@
+"""Streaming ST-GCN against recomputing the window: cost per frame, exactness, padded deviation, accuracy.
+
+    .venv/bin/python benchmarks/streaming_speed.py [--threads 1] [--frames 200] [--sections cost,accuracy]
+
+Everything is measured in the same run, on one thread unless told otherwise:
+
+1. cost: the paper network (10 blocks, openpose-18, 400 classes), one person. Window = the frozen
+   TorchScript of the BatchNorm-folded model (what ActionClassifier runs) recomputed on T=64 and
+   T=300 frames; streaming = the frozen TorchScript step, averaged over consecutive frames, with a
+   prediction every frame (strides turned into dilations) and every 4th frame (strides kept).
+   Then 1, 2 and 3 persons in one batched step (per-frame cost should grow linearly).
+2. exactness: 500 consecutive frames of a REAL sequence (MediaPipe on ../shared/data/videos/ta_chi.mp4,
+   300 frames, played forwards then backwards so the motion stays continuous), converted to COCO-18,
+   through the paper network without temporal padding (random weights, non-trivial BatchNorms):
+   largest |streaming - window| logit difference at every frame after warm-up.
+3. padded deviation: the packaged demo model (trained with padding) streamed against its window
+   form on the same real frames and on generated moves: largest probability difference, top-1 agreement.
+4. accuracy parity: the demo architecture trained by `train` on generated moves with and without
+   temporal padding (short training), validation top-1 of each.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dance_recognition.models.stgcn import STGCN, STGCNConfig
+from dance_recognition.models.streaming import StreamingSTGCN, script_streaming
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def randomised(model: STGCN, seed: int = 0) -> STGCN:
+    """Non-trivial BatchNorm statistics, biases and edge importances: every parameter matters."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("running_var") or name.startswith("edge_importance"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            elif name.endswith(("running_mean", "bias")):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+    return model.eval()
+
+
+def window_cost(model: STGCN, frames: int, repeats: int) -> float:
+    network = torch.jit.freeze(torch.jit.script(model.fused()))
+    x = torch.randn(1, 3, frames, 18, 1)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            network(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            network(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
+    """Mean ms per frame (all persons together) over ``frames`` consecutive frames, median of 3 runs."""
+    stream = StreamingSTGCN(model, model.config.receptive_field, every=every)
+    step = script_streaming(stream)
+    x = torch.randn(persons, 3, 18)
+    runs = []
+    with torch.inference_mode():
+        state = stream.initial_state(persons)
+        for phase in list(range(every)) * 3:
+            _, state = step.step(x, phase, state)
+        for _ in range(3):
+            start = time.perf_counter()
+            for frame in range(frames):
+                _, state = step.step(x, frame % every, state)
+            runs.append((time.perf_counter() - start) / frames)
+    return statistics.median(runs) * 1e3
+
+
+def cost_section(frames: int, repeats: int) -> None:
+    print("== 1. cost per frame, paper network (openpose-18, 400 classes), "
+          f"{torch.get_num_threads()} thread(s)")
+    padded = randomised(STGCN(STGCNConfig(num_classes=400)))
+    unpadded = randomised(STGCN(STGCNConfig(num_classes=400, temporal_padding=False)))
+    windows = {t: window_cost(padded, t, repeats) for t in (64, 300)}
+    windows["unpadded 300"] = window_cost(unpadded, 300, repeats)
+    for name, value in windows.items():
+        print(f"window recompute T={name}: {value:8.2f} ms per prediction")
+    for every in (1, 4):
+        cost = stream_cost(unpadded, every, 1, frames)
+        print(f"streaming, prediction every {every} frame(s): {cost:6.3f} ms per frame  ->  "
+              f"{windows[64] / cost:5.1f}x below recomputing T=64 every frame, {windows[300] / cost:6.1f}x below T=300")
+    print("persons in one batched step (prediction every 4th frame):")
+    single = None
+    for persons in (1, 2, 3):
+        cost = stream_cost(unpadded, 4, persons, frames)
+        single = single or cost
+        print(f"  {persons} person(s): {cost:6.3f} ms per frame = {cost / persons:6.3f} ms per person "
+              f"({cost / single:4.2f}x one person)")
+
+
+def real_sequence(frames: int = 500) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """(frames, 18, 3) COCO-18 pixel keypoints from MediaPipe on the real tai chi clip."""
+    from dance_recognition.media.video import VideoReader
+    from dance_recognition.pose import create_estimator
+    from dance_recognition.skeleton.conversion import convert_keypoints
+
+    video = REPO.parent / "shared" / "data" / "videos" / "ta_chi.mp4"
+    if not video.is_file():
+        print(f"   {video} is absent: no real sequence, exactness on real data skipped")
+        return None
+    keypoints = []
+    with VideoReader(video) as reader, create_estimator("mediapipe") as estimator:
+        for index, image in enumerate(tqdm(reader, desc="MediaPipe on ta_chi.mp4", total=300, leave=False)):
+            size = (image.shape[1], image.shape[0])
+            people = estimator.estimate(image, stamp_ns=index).people
+            points = people[0].keypoints if people else np.zeros((33, 3), np.float32)
+            keypoints.append(np.nan_to_num(convert_keypoints(points, "mediapipe_pose_33", "openpose_coco_18")))
+    forwards = np.stack(keypoints)
+    sequence = np.concatenate([forwards, forwards[::-1]])[:frames]
+    print(f"   real sequence: {len(forwards)} frames of ta_chi.mp4 (person found in "
+          f"{int((forwards[..., 2].sum(-1) > 0).sum())}), played forwards then backwards: {len(sequence)} frames")
+    return sequence, size
+
+
+def exactness_section(sequence: np.ndarray, size: tuple[int, int]) -> None:
+    from dance_recognition.skeleton.normalization import kinetics
+
+    print("== 2. exactness against the unpadded window model, paper network, real sequence")
+    model = randomised(STGCN(STGCNConfig(num_classes=400, temporal_padding=False)), seed=1)
+    x = torch.from_numpy(kinetics(sequence[None], size))[None]  # (1, C, T, V, 1)
+    frames = x.shape[2]
+    for every in (1, 4):
+        stream = StreamingSTGCN(model, 157, every=every)
+        window = stream.plan.window
+        produced = {}
+        with torch.inference_mode():
+            state = stream.initial_state(1)
+            for t in tqdm(range(frames), desc=f"streaming every {every}", leave=False):
+                logits, state = stream.step(x[:, :, t, :, 0], t % every, state)
+                if logits is not None and t >= window - 1:
+                    produced[t] = logits[0]
+            worst, scale = 0.0, 0.0
+            ends = sorted(produced)
+            for chunk in tqdm(range(0, len(ends), 16), desc="window model", leave=False):
+                batch = ends[chunk:chunk + 16]
+                expected = model(torch.cat([x[:, :, t - window + 1:t + 1] for t in batch]))
+                actual = torch.stack([produced[t] for t in batch])
+                worst = max(worst, float((actual - expected).abs().max()))
+                scale = max(scale, float(expected.abs().max()))
+        print(f"   every {every}: window {window} frames, {len(ends)} predictions (frames {ends[0]}..{ends[-1]}), "
+              f"max |logit difference| {worst:.2e} (largest logit {scale:.1f})")
+
+
+def padded_section(sequence: np.ndarray | None, size: tuple[int, int] | None) -> None:
+    from dance_recognition.data.synthetic import MOVES, generate_move
+    from dance_recognition.live.person_streams import PersonStreams
+    from dance_recognition.models.classifier import ActionClassifier
+    from dance_recognition.models.streaming_classifier import StreamingClassifier
+    from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+    from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+    demo = REPO / "dance_recognition" / "resources" / "demo_moves.pt"
+    window_model = ActionClassifier(demo)
+    stream_model = StreamingClassifier(demo, every=1)
+    print(f"== 3. padded checkpoint streamed: {demo.name} (padded: {not stream_model.exact}), window "
+          f"{window_model.spec.window} frames vs stream {stream_model.plan.window} frames")
+    rng = np.random.default_rng(0)
+    inputs = {"generated moves": np.concatenate([generate_move(m, 120, rng) for m in MOVES]).astype(np.float32)}
+    if sequence is not None:
+        inputs["real tai chi"] = sequence
+    for name, frames in inputs.items():
+        streams = PersonStreams(stream_model, max_gap_s=3600, timeout_s=3600)
+        differences, agree = [], 0
+        for index, keypoints in enumerate(tqdm(frames, desc=name, leave=False)):
+            frame = PoseFrame(OPENPOSE_COCO_18.name, OPENPOSE_COCO_18.joint_names, *(size or (640, 480)),
+                              [PersonPose(keypoints=keypoints, track_id=0)], stamp_ns=index * 33_333_333)
+            for prediction in streams.add(frame):
+                recent = frames[max(0, index + 1 - window_model.spec.window):index + 1][None]
+                expected = window_model.classify(recent, OPENPOSE_COCO_18.name, size or (640, 480))
+                differences.append(np.abs(prediction.probabilities - expected).max())
+                agree += int(prediction.probabilities.argmax() == expected.argmax())
+        print(f"   {name}: {len(differences)} frames, max |probability difference| {max(differences):.3f}, "
+              f"median {np.median(differences):.3f}, same top-1 {agree / len(differences):.1%}")
+
+
+def accuracy_section(epochs: int) -> None:
+    from dance_recognition.data.synthetic import write_synthetic_dataset
+    from dance_recognition.training.config import load_config
+    from dance_recognition.training.trainer import train
+
+    settings = [f"epochs={epochs}", "batch_size=16", "seed=0", "model.channels=[32,32,64,64,128]",
+                "model.strides=[1,1,2,1,2]", "optim.lr=0.05", "model.dropout=0.1", "device=cpu"]
+    variants = {  # name: extra settings
+        "padded, temporal_kernel 9 (the demo model's form)": ["model.temporal_padding=true"],
+        "unpadded, temporal_kernel 9 (RF 57: 2 pooled columns of a 64-frame window)": ["model.temporal_padding=false"],
+        "unpadded, temporal_kernel 5 (RF 29: 9 pooled columns)": ["model.temporal_padding=false",
+                                                                  "model.temporal_kernel=5"],
+    }
+    print(f"== 4. accuracy parity on generated moves (64 frames, 40 per class, demo channels/strides, {epochs} epochs)")
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = write_synthetic_dataset(Path(folder) / "moves", samples_per_class=40, frames=64, seed=0)
+        for index, (name, extra) in enumerate(variants.items()):
+            result = train(dataset, Path(folder) / f"run-{index}", load_config(None, [*settings, *extra]),
+                           show_progress=False)
+            print(f"   {name}: val top-1 {result.report['top1']:.1%}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=200, help="streamed frames per cost measurement")
+    parser.add_argument("--repeats", type=int, default=10, help="window recomputations per measurement")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs of the accuracy comparison")
+    parser.add_argument("--sections", default="cost,exactness,padded,accuracy",
+                        help="comma-separated subset of cost, exactness, padded, accuracy")
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    torch.set_num_threads(args.threads)
+    if "cost" in sections:
+        cost_section(args.frames, args.repeats)
+    found = real_sequence() if {"exactness", "padded"} & sections else None
+    if found is not None and "exactness" in sections:
+        exactness_section(*found)
+    if "padded" in sections:
+        padded_section(*(found or (None, None)))
+    if "accuracy" in sections:
+        accuracy_section(args.epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
