@@ -146,15 +146,28 @@ def test_a_backward_time_jump_starts_new_windows(processes, probe) -> None:
 def test_nodes_report_their_health_on_diagnostics(processes, probe) -> None:
     arrays: list[DiagnosticArray] = []
     probe.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, QoSProfile(depth=100))
+    reaction = processes.start("reaction_node")
     action, publisher = _connected(probe, processes, {"stride": 8})
+    assert spin_until(probe, lambda: probe.count_subscribers("actions") >= 1, 30, [action, reaction])
     _publish_move(probe, publisher, 1_000_000_000)
-    statuses = lambda: [s for a in arrays for s in a.status if s.name == "/action_node: action recognition"]  # noqa: E731
-    assert spin_until(probe, lambda: any(dict((v.key, v.value) for v in s.values).get("skeletons_received") == "64"
-                                         for s in statuses()), 30, [action])
-    values = {v.key: v.value for v in statuses()[-1].values}
+
+    def statuses(name: str) -> list:
+        return [s for a in arrays for s in a.status if s.name == name]
+
+    def value(status, key: str) -> str | None:
+        return {v.key: v.value for v in status.values}.get(key)
+
+    action_status = "/action_node: action recognition"
+    assert spin_until(probe, lambda: any(value(s, "skeletons_received") == "64" for s in statuses(action_status)),
+                      30, [action])
+    values = {v.key: v.value for v in statuses(action_status)[-1].values}
     assert values["people"] == "1" and values["model_id"].startswith("demo_moves@")
     assert {"rate_hz", "latency_p50_ms", "latency_p99_ms", "rejected_messages"} <= values.keys()
-    assert statuses()[-1].hardware_id == "/action_node"
+    assert statuses(action_status)[-1].hardware_id == "/action_node"
+    reaction_status = "/reaction_node: reactions"
+    assert spin_until(probe, lambda: any(int(value(s, "labels_total") or 0) > 0 for s in statuses(reaction_status)),
+                      30, [reaction])
+    assert int(value(statuses(reaction_status)[-1], "commands_total")) > 0  # waves: it spun
 
 
 @pytest.fixture()

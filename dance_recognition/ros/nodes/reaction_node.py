@@ -7,7 +7,7 @@ marches towards it. ``cmd_vel`` is geometry_msgs/TwistStamped (``header.frame_id
 publishes a plain Twist for older consumers. The mapping is the ``reactions`` parameter: a list of
 ``label:linear_x:angular_z:text`` strings. Unknown labels and people who vanished stop the robot
 (a zero command) after ``stop_after_s``. ``reactions``, ``min_confidence`` and ``stop_after_s``
-change at run time.
+change at run time. Label and command rates and the moving/stopped state go to ``/diagnostics``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from std_msgs.msg import String
 
+from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.msg import ActionLabel
+from dance_recognition.ros.diagnostics import OK, Diagnostics, Report
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import RuntimeParameters, declare, log_configuration
 
@@ -56,6 +58,8 @@ class ReactionNode(Node):
                                     (0.1, 60.0), read_only=False),
             "stamped": declare(self, "stamped", True, "cmd_vel as TwistStamped (false: plain Twist)"),
             "base_frame": declare(self, "base_frame", "base_link", "header.frame_id of the TwistStamped commands"),
+            "diagnostics_period_s": declare(self, "diagnostics_period_s", 1.0, "/diagnostics period; 0 = off",
+                                            (0.0, 3600.0)),
         }
         log_configuration(self, config)
         self.config = config
@@ -67,7 +71,17 @@ class ReactionNode(Node):
         self.last_reaction = self.get_clock().now()
         self.moving = False
         self.create_timer(0.2, self._watchdog)
+        self.labels, self.commands = RateMonitor(), RateMonitor()
+        self.diagnostics = Diagnostics(self, "reactions", self._report, config["diagnostics_period_s"])
         RuntimeParameters(self, config, self._check_change, self._apply_change)
+
+    def _report(self) -> Report:
+        values = {"labels_rate_hz": round(self.labels.rate_hz(), 2), "labels_total": self.labels.total,
+                  "commands_rate_hz": round(self.commands.rate_hz(), 2), "commands_total": self.commands.total,
+                  "moving": self.moving}
+        if self.labels.total == 0:
+            return Report(OK, "waiting for actions", values)
+        return Report(OK, "moving" if self.moving else "stopped", values)
 
     def _check_change(self, changes: dict, proposed: dict) -> str | None:
         try:
@@ -83,14 +97,17 @@ class ReactionNode(Node):
         twist = Twist()
         twist.linear.x, twist.angular.z = linear_x, angular_z
         if not self.config["stamped"]:
+            self.commands.record()
             self.twist_publisher.publish(twist)
             return
+        self.commands.record()
         stamped = TwistStamped(twist=twist)
         stamped.header.stamp = self.get_clock().now().to_msg()
         stamped.header.frame_id = self.config["base_frame"]
         self.twist_publisher.publish(stamped)
 
     def _on_action(self, msg: ActionLabel) -> None:
+        self.labels.record()
         reaction = self.reactions.get(msg.label)
         if reaction is None or msg.confidence < self.config["min_confidence"]:
             return
