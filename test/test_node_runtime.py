@@ -295,6 +295,7 @@ def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_
     assert spin_until(probe, lambda: len(labels) >= 1, 30, nodes[1:]), (
         f"{len(images)} images, {len(skeletons)} skeletons, {sum(bool(s.people) for s in skeletons)} with people")
     assert len(images) == 72 and stamp_to_ns(skeletons[0].header.stamp) == images[0]
+    assert images[1] - images[0] > 20e6, "played at the file's 30 fps from the first frame, no burst after the wait"
     first_seen = next(stamp_to_ns(s.header.stamp) for s in skeletons if s.people)
     assert stamp_to_ns(labels[0].window_start) == first_seen, "the first frames never reached action_node"
 

@@ -99,6 +99,7 @@ class CameraNode(Node):
             return
         if (self.config["wait_for_subscriber"] and not self.source.device and self.source.frames_read == 0
                 and not self._graph_listens()):
+            self._next_publish = now  # pacing starts with the first frame, no burst to catch up the wait
             return  # a file is not live: do not play it to nobody, nor to half a graph
         image = self.source.read()
         if image is None:
