@@ -12,16 +12,14 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.errors import DanceRecognitionError, UserError
 
 log = logging.getLogger("dance_recognition")
 
 COMMANDS = ("doctor", "live", "extract", "preview", "import_dataset", "train", "evaluate", "predict", "export",
             "bag", "bag2dataset", "record", "label")
 
-
-class UserError(DanceRecognitionError):
-    """A problem the user can fix; printed as one line, exit code 1."""
+__all__ = ["COMMANDS", "UserError", "build_parser", "main"]  # UserError: the old import place still works
 
 
 def build_parser() -> argparse.ArgumentParser:

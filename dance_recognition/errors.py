@@ -7,3 +7,7 @@ is a bug and keeps its traceback.
 
 class DanceRecognitionError(Exception):
     """A problem with the user's input or set-up; the message names it and the fix."""
+
+
+class UserError(DanceRecognitionError):
+    """A problem with a command's arguments; the CLI prints it as one line, exit code 1."""

@@ -164,3 +164,11 @@ def test_evaluate_refuses_nan_like_train(capsys, tmp_path: Path) -> None:
     code, _, err = run_cli(capsys, "evaluate", DEMO, tmp_path / "ds", "--output", tmp_path / "report")
     assert code == 1
     assert_one_line(err, "evaluate", "holds NaN or inf")
+
+
+def test_errors_live_in_errors_py_not_in_the_cli() -> None:
+    """Commands and the core import their error types from errors.py (cli.py only re-exports)."""
+    package = Path(__file__).resolve().parents[1] / "dance_recognition"
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if "from dance_recognition.cli import" in p.read_text()]
+    assert offenders == []

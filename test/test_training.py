@@ -297,3 +297,36 @@ def test_distributed_training_on_two_gloo_processes(moves, tmp_path) -> None:
     history = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert load_checkpoint(tmp_path / "ddp" / "best.pt").card.classes == list(MOVES)
+
+
+def test_the_printed_resume_command_works_after_settings_on_the_command_line(moves, tmp_path, monkeypatch,
+                                                                             capsys) -> None:
+    """Settings given with --set/--device are the run's own: ``--resume`` alone continues it, also
+    after an interruption in the first epoch; ``--device`` moves it, other settings are refused."""
+    from dance_recognition.cli import main
+    from dance_recognition.training import trainer
+
+    run = tmp_path / "run"
+    settings = [item for setting in [*SMALL, "epochs=2", "batch_size=8"] for item in ("--set", setting)]
+    real_epoch = trainer.train_epoch
+    calls = []
+
+    def interrupted_first_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_epoch", interrupted_first_epoch)
+    assert main(["train", str(moves), str(run), *settings, "--device", "cpu"]) == 130
+    out = capsys.readouterr().out
+    assert "no epoch had finished" in out and f"train {moves} {run} --resume" in out
+    assert main(["train", str(moves), str(run), "--resume", "--set", "optim.lr=0.5"]) == 1
+    assert "a resumed run keeps its own settings; only epochs and device can change" in capsys.readouterr().err
+    assert main(["train", str(moves), str(run), "--resume", "--device", "cpu"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert not (run / "interrupted.pt").exists()
+    assert main(["train", str(moves), str(run), "--resume", "--set", "epochs=3"]) == 0
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2, 3]
+    assert json.loads((run / "train_config.json").read_text())["batch_size"] == 8

@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _bag2dataset(args: argparse.Namespace) -> int:
     from dance_recognition.bags.convert import BagConversionConfig, bags_to_dataset, summary_json
-    from dance_recognition.cli import UserError
     from dance_recognition.data.extract import ExtractConfig
+    from dance_recognition.errors import UserError
 
     if len(args.paths) < 2:
         raise UserError("give at least one bag and the output dataset folder: bag2dataset BAG... OUTPUT")

@@ -6,7 +6,7 @@ import importlib
 import os
 import time
 
-from dance_recognition.cli import UserError
+from dance_recognition.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

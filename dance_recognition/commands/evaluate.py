@@ -24,8 +24,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from dance_recognition.class_names import describe_difference, read_class_names
-    from dance_recognition.cli import UserError
     from dance_recognition.data.dataset import SkeletonDataset
+    from dance_recognition.errors import UserError
     from dance_recognition.models.checkpoint import load_checkpoint
     from dance_recognition.models.device import resolve_device
     from dance_recognition.training.evaluation import (

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from dance_recognition.class_names import read_class_names
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.files import check_output_file
     from dance_recognition.models.checkpoint import load_checkpoint
     from dance_recognition.models.export import export_onnx, export_torchscript

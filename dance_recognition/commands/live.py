@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _default_input() -> str:
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.live.frame_source import webcam_available
     from dance_recognition.ros.graph import media_file
 
@@ -63,7 +63,7 @@ def _default_input() -> str:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.files import check_output_file
     from dance_recognition.live.frame_source import is_device
     from dance_recognition.media.video import VideoError, VideoReader

@@ -32,7 +32,7 @@ def _print_top(probabilities, classes: list[str], top: int, prefix: str = "") ->
 
 def _predict(args: argparse.Namespace) -> int:
     from dance_recognition.class_names import read_class_names
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.models.classifier import ActionClassifier
     from dance_recognition.models.streaming_classifier import resolve_mode
 
@@ -55,7 +55,7 @@ def _read_sequence(path: Path):
     """A .npy input as (M, T, V, 3) keypoints, or one clear error."""
     import numpy as np
 
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
 
     try:
         array = np.load(path, allow_pickle=False)
@@ -103,7 +103,7 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     a .npy as a track (the newest window's prediction), every person of a video every half window."""
     import numpy as np
 
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.live.person_streams import PersonStreams
     from dance_recognition.models.checkpoint import load_checkpoint
     from dance_recognition.models.streaming import plan_stream

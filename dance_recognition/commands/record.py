@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _record(args: argparse.Namespace) -> int:
     import os
 
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.ros.dds_profile import PROFILE_ENV, environment_with_profile
     from dance_recognition.ros.graph import LiveArguments, recorder_spec, ros_arguments
 

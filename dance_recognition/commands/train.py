@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set optim.lr=0.01 --set epochs=20")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: the config's, auto)")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUTPUT")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in OUTPUT with its own settings (--set epochs=N extends it, "
+                             "--device moves it)")
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                         help="fine-tune: start from this checkpoint (ours or a published st_gcn.kinetics.pt / "
                              "st_gcn.ntu-xsub.pt); = --set finetune.init_from=CHECKPOINT")
@@ -25,11 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dance_recognition.training.config import load_config
+    from dance_recognition.errors import UserError
+    from dance_recognition.training.config import load_config, load_run_config
     from dance_recognition.training.trainer import TrainingInterruptedError, train
 
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    config = load_config(args.config, overrides)
+    if args.resume:
+        if args.config is not None or args.init_from is not None:
+            raise UserError("--resume continues the run with its own settings: drop --config/--init-from "
+                            "(only --set epochs=N and --device may change)")
+        config = load_run_config(args.output, overrides)
+    else:
+        config = load_config(args.config, overrides)
     if args.init_from is not None:
         config.finetune.init_from = str(args.init_from)
     try:

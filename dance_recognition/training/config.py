@@ -7,6 +7,7 @@ not silently train with a default).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,37 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+RUN_CONFIG_FILE = "train_config.json"  # in the run folder: the settings a resumed run continues with
+RESUMABLE_SETTINGS = ("epochs", "device")  # what ``--resume`` may change: extend a run, move it
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """A TrainConfig from ``to_dict()`` output (or a YAML mapping), checked."""
+    try:
+        config = _build(TrainConfig, data, "")
+    except TypeError as error:
+        raise ConfigError(str(error)) from None
+    config.check()
+    return config
+
+
+def load_run_config(output: str | os.PathLike, overrides: list[str] | None = None) -> TrainConfig:
+    """The settings of the run in ``output`` (a resumed run continues with its own settings);
+    ``overrides`` may change only ``epochs`` and ``device``."""
+    path = Path(output) / RUN_CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"nothing to resume: {output} holds no training run ({RUN_CONFIG_FILE} is missing)")
+    changed = sorted({item.partition("=")[0].strip() for item in overrides or []} - set(RESUMABLE_SETTINGS))
+    if changed:
+        raise ConfigError(f"a resumed run keeps its own settings; only {' and '.join(RESUMABLE_SETTINGS)} can "
+                          f"change (given: {', '.join(changed)}); start a new run for other settings")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> TrainConfig:
     data: dict = {}
     if path is not None:
@@ -154,10 +186,4 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
             raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
         except yaml.YAMLError as error:
             raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    data = apply_overrides(data, overrides or [])
-    try:
-        config = _build(TrainConfig, data, "")
-    except TypeError as error:
-        raise ConfigError(str(error)) from None
-    config.check()
-    return config
+    return config_from_dict(apply_overrides(data, overrides or []))

@@ -30,12 +30,13 @@ from tqdm import tqdm
 
 from dance_recognition.data.dataset import DatasetError, SkeletonDataset
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.files import atomic_write
 from dance_recognition.models.checkpoint import ModelCard, save_atomically, save_checkpoint
 from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputSpec
-from dance_recognition.training.config import ConfigError, TrainConfig
+from dance_recognition.training.config import RESUMABLE_SETTINGS, RUN_CONFIG_FILE, ConfigError, TrainConfig
 from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
 from dance_recognition.training.finetune import (
     BackboneFreezer,
@@ -259,14 +260,20 @@ def train_epoch(model: nn.Module, loader, optimizer, device: torch.device, epoch
 # ---------------------------------------------------------------- the whole run
 
 def _resume_state(output: Path, config: TrainConfig) -> dict | None:
+    """The state after the last finished epoch; None when the run was stopped in its first epoch
+    (it then starts again from epoch 1, with the same settings)."""
     path = output / STATE_FILE
     if not path.exists():
-        raise ConfigError(f"nothing to resume: {path} does not exist")
+        if (output / RUN_CONFIG_FILE).exists():
+            log.info("no epoch of %s had finished: starting it again at epoch 1", output)
+            return None
+        raise ConfigError(f"nothing to resume: {output} holds no training run")
     state = torch.load(path, map_location="cpu", weights_only=True)
     saved = json.loads(state["config"])
     current = config.to_dict()
-    saved.pop("epochs", None)
-    current.pop("epochs", None)
+    for name in RESUMABLE_SETTINGS:  # a resumed run may be extended and moved to another device
+        saved.pop(name, None)
+        current.pop(name, None)
     if saved != current:
         changed = sorted(k for k in current if saved.get(k) != current.get(k))
         raise ConfigError(f"cannot resume: the settings differ from the interrupted run's ({', '.join(changed)})")
@@ -290,7 +297,8 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
     spec, train_indices, val_indices = check_dataset(dataset, config)
     if distributed.main:
         dataset.check_values()
-        if (output / STATE_FILE).exists() and not resume:
+        started = (output / STATE_FILE).exists() or (output / RUN_CONFIG_FILE).exists()
+        if started and not resume:
             raise ConfigError(f"{output} holds a training run already; resume it (--resume) or choose another folder")
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -316,8 +324,11 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
     optimizer = make_optimizer(config, model)
     history: list[dict] = []
     start_epoch, best = 0, {"accuracy": -1.0, "epoch": -1}
-    if resume:
-        state = _resume_state(output, config)
+    state = _resume_state(output, config) if resume else None
+    if distributed.main:
+        config_text = json.dumps(config.to_dict(), indent=1).encode()
+        atomic_write(output / RUN_CONFIG_FILE, lambda f: f.write(config_text))
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, start_epoch = list(state["history"]), int(state["epoch"]) + 1
@@ -359,9 +370,11 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
     except KeyboardInterrupt:
         if distributed.main:
             _save_model(output / "interrupted.pt", model, spec, dataset, config, epoch + 1, None)
+            where = ("continue from the last finished epoch" if (output / STATE_FILE).exists()
+                     else "no epoch had finished: start it again (same settings)")
             raise TrainingInterruptedError(
-                f"interrupted in epoch {epoch + 1}: weights saved to {output / 'interrupted.pt'}; continue from the "
-                f"last finished epoch with `dance-recognition train {dataset_path} {output} --resume`") from None
+                f"interrupted in epoch {epoch + 1}: weights saved to {output / 'interrupted.pt'}; {where} with "
+                f"`dance-recognition train {dataset_path} {output} --resume`") from None
         raise
     finally:
         if distributed.world > 1:
@@ -380,6 +393,7 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
             logits, labels = predict_logits(best_model, loader, device)
             report = classification_report(logits, labels, dataset.class_names)
             write_report(report, output, f"{output.name} best (epoch {best['epoch'] + 1})")
+        (output / "interrupted.pt").unlink(missing_ok=True)  # the run has finished: nothing interrupted is left
     if distributed.world > 1:
         import torch.distributed as dist
 
