@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -36,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    if not sys.stderr.isatty():  # a log file: a progress line every 30 s, not hundreds per second
+        os.environ.setdefault("TQDM_MININTERVAL", "30")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import installed_cli, shared_data_dir
 
-from dance_recognition.data.dataset import SkeletonDataset
+from dance_recognition.data.dataset import SkeletonDataset, read_header
 from dance_recognition.data.extract import ExtractConfig, ExtractError, extract
 from dance_recognition.media.video import VideoReader, VideoWriter
 
@@ -64,6 +64,7 @@ def test_extract_folders_reports_bad_videos_and_resumes(clips, tmp_path) -> None
     assert len(ok) == 4 and all(r["frames"] == CLIP_FRAMES for r in ok.values())
 
     dataset = SkeletonDataset(tmp_path / "ds")
+    assert dataset.header.extra["extract"]["complete"] is True
     assert dataset.class_names == ["lifting", "tai_chi"] and dataset.layout == "mediapipe_pose_33"
     assert len(dataset) == 4 * 3  # windows at 0, 12, 24 in 40 frames
     splits = {}
@@ -177,3 +178,4 @@ def test_a_failure_while_writing_cancels_the_queued_videos(clips, tmp_path) -> N
     # at most: the first result, one more running, and what the pool had already handed to its call
     # queue (workers + 1 in CPython); before, every one of the 12 videos ran
     assert processed <= 1 + 1 + 3 + 1, f"{processed} of {total} videos were processed after the failure"
+    assert read_header(tmp_path / "ds").extra["extract"]["complete"] is False  # resumable, and says so

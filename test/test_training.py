@@ -1,9 +1,11 @@
 """Importers, training, evaluation and export on real files (datasets written to disk, real torch)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from dance_recognition.data.dataset import DatasetError, DatasetWriter, SampleInfo, SkeletonDataset
 from dance_recognition.data.importers import import_kinetics, import_reference, read_label_pickle
 from dance_recognition.data.synthetic import MOVES, generate_move, write_synthetic_dataset
 from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.models.stgcn import STGCNConfig
 from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
 from dance_recognition.training.augmentation import mirror, random_move
 from dance_recognition.training.config import ConfigError, load_config
@@ -239,6 +243,10 @@ def test_early_stopping_and_class_balancing(tmp_path) -> None:
     drawn = np.concatenate([labels.numpy() for epoch in range(20)
                             for _, labels in make_loader(samples, config, epoch, True, Distributed())])
     assert 0.4 < drawn.mean() < 0.6  # class 1 is 6% of the data but drawn about half the time
+    for rank in (0, 1):  # under torchrun each of 2 processes draws half an epoch, balanced too (was ignored)
+        shares = [labels.numpy() for epoch in range(20)
+                  for _, labels in make_loader(samples, config, epoch, True, Distributed(rank=rank, world=2))]
+        assert sum(len(s) for s in shares) == 20 * 16 and 0.35 < np.concatenate(shares).mean() < 0.65
     result = train(unbalanced, tmp_path / "run", config, show_progress=False)
     best = max(range(len(result.history)), key=lambda i: result.history[i]["train_accuracy"])
     assert len(result.history) == best + 3 < 6  # stopped 2 epochs after the best one
@@ -330,3 +338,36 @@ def test_the_printed_resume_command_works_after_settings_on_the_command_line(mov
     assert main(["train", str(moves), str(run), "--resume", "--set", "epochs=3"]) == 0
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2, 3]
     assert json.loads((run / "train_config.json").read_text())["batch_size"] == 8
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("batch_size=abc", "batch_size must be a whole number, not 'abc'"),
+    ("epochs=abc", "epochs must be a whole number, not 'abc'"),
+    ("epochs=2.5", "epochs must be a whole number, not 2.5"),
+    ("model.dropout=7", "model.dropout must be between 0.0 and 0.99, not 7.0"),
+    ("augment.mirror=true", "augment.mirror must be a number, not True"),
+    ("optim.optimizer=rmsprop", "optim.optimizer must be one of sgd, adam, not 'rmsprop'"),
+    ("optim.milestones=5", "optim.milestones must be a list like [1, 2]"),
+    ("model.edge_importance=1", "model.edge_importance must be true or false"),
+    ("data.window=0", "data.window must be at least 1, not 0"),
+])
+def test_settings_are_typed_with_ranges(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, [override])
+
+
+def test_numbers_given_as_text_are_numbers_and_model_settings_are_the_network_s_own() -> None:
+    config = load_config(None, ["optim.lr=1e-3", "model.max_hop=2"])  # YAML 1.1 reads 1e-3 as a string
+    assert config.optim.lr == pytest.approx(1e-3) and isinstance(config.optim.lr, float)
+    network = {f.name for f in dataclasses.fields(STGCNConfig)} - {"num_classes", "in_channels"}
+    assert network | {"convert_layout"} == {f.name for f in dataclasses.fields(config.model)}
+    assert config.model.max_hop == 2
+
+
+def test_the_default_config_file_lists_exactly_the_defaults() -> None:
+    listed = yaml.safe_load((REPO / "config" / "train_default.yaml").read_text())
+    assert load_config(REPO / "config" / "train_default.yaml").to_dict() == load_config(None).to_dict()
+    assert listed.keys() == load_config(None).to_dict().keys()
+    for section, values in listed.items():
+        if isinstance(values, dict):
+            assert values.keys() == load_config(None).to_dict()[section].keys(), section

@@ -21,16 +21,19 @@ def _preview(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
 
+    from dance_recognition.errors import UserError
+    from dance_recognition.files import check_output_file
     from dance_recognition.media.drawing import draw_pose_frame
     from dance_recognition.media.video import VideoReader, VideoWriter
     from dance_recognition.pose import create_estimator
     from dance_recognition.skeleton.tracking import PoseTracker
 
+    check_output_file(args.output, "preview")
     tracker = PoseTracker()
     with VideoReader(args.video) as reader, create_estimator(args.backend, **backend_options(args)) as estimator:
         still = args.output.suffix.lower() == ".png"
         writer = None if still else VideoWriter(args.output, reader.fps, reader.declared_size)
-        people = 0
+        people, written = 0, False
         for index, image in enumerate(tqdm(reader, total=reader.declared_frames or None, unit="frame")):
             if still and index < args.frame:
                 continue
@@ -38,10 +41,14 @@ def _preview(args: argparse.Namespace) -> int:
             people += bool(frame.people)
             annotated = draw_pose_frame(image, frame)
             if still:
-                cv2.imwrite(str(args.output), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+                written = cv2.imwrite(str(args.output), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
                 break
             writer.write(annotated)
         if writer is not None:
             writer.close()
+        frames = reader.frames_read
+    if still and not written:
+        raise UserError(f"--frame {args.frame} is past the end of {args.video} (it has {frames} frames); "
+                        f"give --frame 0 to {frames - 1}")
     print(f"wrote {args.output} ({people} frame(s) with a person)")
     return 0

@@ -436,8 +436,9 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
                     info.label = writer.label_of(class_name)
                     writer.add(sample, info)
                 videos[result.name] = result.record()
+                # "complete": false until the last video: an interrupted run's dataset says so
                 writer.header.extra["extract"] = {"settings": config.dataset_settings(), "videos": videos,
-                                                  "input": str(input_dir)}
+                                                  "input": str(input_dir), "complete": False}
                 writer.commit()  # after every video: an interruption loses at most the current one
                 summary.pose_seconds += result.pose_seconds
                 bar.update()
@@ -447,6 +448,9 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
         jobs_run.close()  # now, not when the generator is collected: cancels the queued videos
         writer.abort()
         raise
+    if (output / "dataset.json").exists():
+        writer.header.extra.setdefault("extract", {})["complete"] = True
+        writer.commit()
     summary.total_seconds = time.perf_counter() - started
     if (output / "dataset.json").exists():
         dataset = SkeletonDataset(output)

@@ -13,6 +13,7 @@ training state of the last finished epoch; ``resume=True`` continues from it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -36,7 +37,13 @@ from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputSpec
-from dance_recognition.training.config import RESUMABLE_SETTINGS, RUN_CONFIG_FILE, ConfigError, TrainConfig
+from dance_recognition.training.config import (
+    RESUMABLE_SETTINGS,
+    RUN_CONFIG_FILE,
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+)
 from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
 from dance_recognition.training.finetune import (
     BackboneFreezer,
@@ -101,6 +108,9 @@ def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputS
     empty = [name for name, count in zip(dataset.class_names, counts, strict=True) if count == 0]
     if empty:
         raise DatasetError(f"no training samples for class(es) {', '.join(empty)}: add some, or drop the class")
+    if dataset.header.extra.get("extract", {}).get("complete") is False:
+        log.warning("%s is an interrupted extraction (dataset.json says complete: false): re-run the same "
+                    "extract command to finish it", dataset.root)
     if counts.max() > IMBALANCE_WARNING * counts.min() and not config.data.class_balance:
         log.warning("unbalanced training data (%s): consider data.class_balance=true",
                     ", ".join(f"{n} {c}" for n, c in zip(dataset.class_names, counts, strict=True)))
@@ -126,11 +136,9 @@ def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputS
 
 def build_model(config: TrainConfig, spec: InputSpec, num_classes: int) -> STGCN:
     try:
-        model = STGCN(STGCNConfig(
-            num_classes=num_classes, layout=spec.layout, strategy=config.model.strategy,
-            channels=tuple(config.model.channels), strides=tuple(config.model.strides),
-            temporal_kernel=config.model.temporal_kernel, dropout=config.model.dropout,
-            edge_importance=config.model.edge_importance, temporal_padding=config.model.temporal_padding))
+        network = {name: value for name, value in dataclasses.asdict(config.model).items()
+                   if name not in ("layout", "convert_layout")}  # every other one is an STGCNConfig field
+        model = STGCN(STGCNConfig(num_classes=num_classes, layout=spec.layout, **network))
         model.config.check_window(spec.window)
         return model
     except (ValueError, KeyError) as error:
@@ -170,16 +178,18 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
 
 def make_loader(samples: TrainingSamples, config: TrainConfig, epoch: int, train: bool,
                 distributed: Distributed) -> torch.utils.data.DataLoader:
-    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch + 7_919 * distributed.rank)
     sampler = None
-    if train and distributed.world > 1:
+    if train and config.data.class_balance:
+        # each process draws its share of the epoch by class-balanced weights, from its own stream
+        counts = np.bincount(samples.labels)
+        weights = torch.as_tensor(1.0 / counts[samples.labels], dtype=torch.double)
+        share = math.ceil(len(samples) / distributed.world)
+        sampler = torch.utils.data.WeightedRandomSampler(weights, share, replacement=True, generator=generator)
+    elif train and distributed.world > 1:
         sampler = torch.utils.data.distributed.DistributedSampler(
             samples, num_replicas=distributed.world, rank=distributed.rank, shuffle=True, seed=config.seed)
         sampler.set_epoch(epoch)
-    elif train and config.data.class_balance:
-        counts = np.bincount(samples.labels)
-        weights = torch.as_tensor(1.0 / counts[samples.labels], dtype=torch.double)
-        sampler = torch.utils.data.WeightedRandomSampler(weights, len(samples), replacement=True, generator=generator)
     return torch.utils.data.DataLoader(
         samples, batch_size=config.batch_size, shuffle=train and sampler is None, sampler=sampler,
         generator=generator, num_workers=config.data.num_workers, drop_last=False,
@@ -269,7 +279,7 @@ def _resume_state(output: Path, config: TrainConfig) -> dict | None:
             return None
         raise ConfigError(f"nothing to resume: {output} holds no training run")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    saved = json.loads(state["config"])
+    saved = config_from_dict(json.loads(state["config"])).to_dict()  # settings added since get their defaults
     current = config.to_dict()
     for name in RESUMABLE_SETTINGS:  # a resumed run may be extended and moved to another device
         saved.pop(name, None)
