@@ -3,6 +3,7 @@ traceback, and never a confident answer from no data. Run in-process through ``c
 same code the installed wrapper calls; the wrapper itself is tested in test_extract/test_live_nodes)."""
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -172,3 +173,16 @@ def test_errors_live_in_errors_py_not_in_the_cli() -> None:
     offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
                  if "from dance_recognition.cli import" in p.read_text()]
     assert offenders == []
+
+
+def test_preview_frame_past_the_end_is_an_error(capsys, tmp_path: Path, video: Path) -> None:
+    code, out, err = run_cli(capsys, "preview", video, tmp_path / "frame.png", "--frame", 5000)
+    assert code == 1 and "wrote" not in out and not (tmp_path / "frame.png").exists()
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("dance-recognition preview: error: --frame 5000 is past the end of"), err
+
+
+def test_progress_bars_are_log_friendly_when_stderr_is_not_a_terminal(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    run_cli(capsys, "predict", DEMO, tmp_path / "missing.npy")  # stderr is captured: not a terminal
+    assert os.environ["TQDM_MININTERVAL"] == "30"
