@@ -6,7 +6,10 @@
 #   3. patches the ROS wheels' CMake files that hard-code the wheel builder's paths,
 #   4. builds the messages and installs the package into the venv itself (incremental),
 #   5. checks that everything imports.
-# Environment: DANCE_VENV (default: <repo>/.venv), DANCE_PYTHON (default: python3.11).
+# Environment: DANCE_VENV (default: <repo>/.venv), DANCE_PYTHON (default: python3.11),
+#   DANCE_TORCH_INDEX_URL (install torch==2.13.0 from this index, e.g. https://download.pytorch.org/whl/cpu
+#   for the CPU build) or DANCE_TORCH_WHEEL (a torch 2.13.0 wheel file); default: whatever build of
+#   torch==2.13.0 pip's own configuration serves.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +36,12 @@ command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 ||
 command -v make >/dev/null 2>&1 || die "make not found. Install it: sudo apt-get install build-essential"
 
 # --- 2. venv and pinned dependencies --------------------------------------------------------
+torch_index="${DANCE_TORCH_INDEX_URL:-}"
+torch_wheel="${DANCE_TORCH_WHEEL:-}"
+[ -z "$torch_index" ] || [ -z "$torch_wheel" ] ||
+  die "set DANCE_TORCH_INDEX_URL or DANCE_TORCH_WHEEL, not both"
+[ -z "$torch_wheel" ] || [ -f "$torch_wheel" ] ||
+  die "DANCE_TORCH_WHEEL $torch_wheel does not exist; give the path of a torch 2.13.0 wheel (.whl)"
 if [ ! -x "$venv/bin/python" ]; then
   say "creating the virtual environment $venv"
   "$python" -m venv "$venv"
@@ -41,16 +50,29 @@ vpython="$venv/bin/python"
 req="$repo/scripts/requirements.txt"
 stamp="$venv/.dance_recognition_requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ -n "$torch_index$torch_wheel" ]; then  # another torch source is another installation
+  want="$(printf '%s %s %s' "$want" "$torch_index" "$torch_wheel" | sha256sum | cut -d' ' -f1)"
+fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   say "installing pinned Python dependencies (first time: about a minute, 2.2 GB)"
+  # The user's torch source first (then the requirement below is already satisfied).
+  if [ -n "$torch_wheel" ]; then
+    say "installing torch from $torch_wheel"
+    "$vpython" -m pip install --quiet --disable-pip-version-check "$torch_wheel"
+  elif [ -n "$torch_index" ]; then
+    say "installing torch==2.13.0 from $torch_index"
+    "$vpython" -m pip install --quiet --disable-pip-version-check --index-url "$torch_index" torch==2.13.0
+  fi
   # --prefer-binary: wheels wherever they exist (empy, a pure-Python generator dependency, is
-  # sdist-only); torch==2.13.0 resolves to the CPU build on local disk, never a CUDA build.
+  # sdist-only). Which torch==2.13.0 build comes is pip's configuration's choice (see README).
   "$vpython" -m pip install --quiet --disable-pip-version-check --prefer-binary -r "$req"
   torch_version="$("$vpython" -c 'import torch; print(torch.__version__)')"
   case "$torch_version" in
     2.13.0*) ;;
     *) die "pip installed torch $torch_version instead of 2.13.0; remove $venv and check your pip configuration." ;;
   esac
+  torch_build="$("$vpython" -c 'import torch; print("CUDA " + torch.version.cuda if torch.version.cuda else "CPU-only")')"
+  say "torch $torch_version: $torch_build build (choose another with DANCE_TORCH_INDEX_URL or DANCE_TORCH_WHEEL)"
   echo "$want" > "$stamp"
 else
   say "pinned Python dependencies already installed"
