@@ -41,7 +41,7 @@ def _node(args: argparse.Namespace):
 def _one_event(args: argparse.Namespace) -> int:
     import rclpy
 
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.ros.label_publisher import LabelPublisher
 
     if args.start is not None and args.stop is not None:
@@ -65,8 +65,8 @@ def _one_event(args: argparse.Namespace) -> int:
 
 def _label(args: argparse.Namespace) -> int:
     from dance_recognition.bags.keymap import KeyMap
-    from dance_recognition.cli import UserError
     from dance_recognition.commands.extract import read_class_names
+    from dance_recognition.errors import UserError
 
     if args.start is not None or args.stop is not None:
         return _one_event(args)
