@@ -10,8 +10,8 @@ Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements
 3. the whole graph at the video's native 30 fps: camera stamp -> ActionLabel arrival latency
    (p50/p99, same machine clock) and each node's CPU use (share of one core, from /proc);
 4. action_node alone, fed Skeleton messages of 1 and 3 people (generated moves) at 30 fps, in
-   ``mode`` window and streaming on the same checkpoint (the demo architecture trained without
-   temporal padding, random weights; stride 4): its CPU use and labels/s.
+   ``mode`` window and streaming on the same checkpoint (trained without temporal padding, random
+   weights; the demo architecture and the paper network; stride 4): its CPU use and labels/s.
    ``--action-only`` runs just this part.
 """
 from __future__ import annotations
@@ -113,16 +113,22 @@ def run_graph(video: Path, fast: bool, seconds: float, fast_rate_hz: float = 200
         rclpy.try_shutdown()
 
 
-def streamable_checkpoint(folder: Path) -> Path:
-    """The demo model's architecture without temporal padding (window 64 -> 61 frames), random weights."""
+ARCHITECTURES = {  # name: (channels, strides, window)
+    "demo architecture (5 blocks), 64-frame window": ((32, 32, 64, 64, 128), (1, 1, 2, 1, 2), 64),
+    "paper network (10 blocks), 157-frame window": ((64, 64, 64, 64, 128, 128, 128, 256, 256, 256),
+                                                     (1, 1, 1, 1, 2, 1, 1, 2, 1, 1), 157),
+}
+
+
+def streamable_checkpoint(folder: Path, channels: tuple, strides: tuple, window: int) -> Path:
+    """An ST-GCN without temporal padding (random weights: the cost does not depend on them)."""
     from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
     from dance_recognition.models.stgcn import STGCN, STGCNConfig
 
-    config = STGCNConfig(num_classes=5, channels=(32, 32, 64, 64, 128), strides=(1, 1, 2, 1, 2),
-                         temporal_padding=False)
+    config = STGCNConfig(num_classes=5, channels=channels, strides=strides, temporal_padding=False)
     model = STGCN(config).eval()
-    card = ModelCard(config, ["a", "b", "c", "d", "e"], normalization="body_centred", window=64, max_persons=1)
-    return save_checkpoint(folder / "streamable.pt", model, card)
+    card = ModelCard(config, ["a", "b", "c", "d", "e"], normalization="body_centred", window=window, max_persons=1)
+    return save_checkpoint(folder / f"streamable-{len(channels)}.pt", model, card)
 
 
 def action_node_cpu(checkpoint: Path, mode: str, people: int, seconds: float) -> dict:
@@ -174,18 +180,23 @@ def action_node_cpu(checkpoint: Path, mode: str, people: int, seconds: float) ->
         rclpy.try_shutdown()
 
 
-def action_node_section(seconds: float = 15.0) -> None:
+def action_node_section(seconds: float = 10.0) -> None:
     import tempfile
 
+    print("action_node alone at 30 fps, stride 4 (a label every 4th frame per person), same checkpoint in both "
+          "modes (trained without temporal padding); CPU 1.0 = one core:")
     with tempfile.TemporaryDirectory() as folder:
-        checkpoint = streamable_checkpoint(Path(folder))
-        print("action_node alone at 30 fps (demo architecture without temporal padding, 61-frame window, "
-              "stride 4; 1.0 = one core):")
-        for people in (1, 3):
-            results = {mode: action_node_cpu(checkpoint, mode, people, seconds) for mode in ("window", "streaming")}
-            print(f"  {people} person(s): " + ", ".join(
-                f"{mode} CPU {r['cpu']:.2f} ({r['labels_per_s']:.1f} labels/s)" for mode, r in results.items())
-                + f"  ->  streaming uses {results['window']['cpu'] / results['streaming']['cpu']:.1f}x less CPU")
+        for name, (channels, strides, window) in ARCHITECTURES.items():
+            checkpoint = streamable_checkpoint(Path(folder), channels, strides, window)
+            print(f"  {name}:")
+            for people in (1, 3):
+                results = {mode: action_node_cpu(checkpoint, mode, people, seconds)
+                           for mode in ("window", "streaming")}
+                print(f"    {people} person(s): " + ", ".join(
+                    f"{mode} CPU {r['cpu']:.2f} ({r['labels_per_s']:.1f} labels/s of {7.5 * people:.1f})"
+                    for mode, r in results.items())
+                    + f"  ->  window / streaming CPU {results['window']['cpu'] / results['streaming']['cpu']:.1f}x",
+                    flush=True)
 
 
 def main() -> None:

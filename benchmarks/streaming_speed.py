@@ -4,7 +4,8 @@
 
 Everything is measured in the same run, on one thread unless told otherwise:
 
-1. cost: the paper network (10 blocks, openpose-18, 400 classes), one person. Window = the frozen
+1. cost (CPU time of this process, so that other load on a shared machine inflates it less): the paper
+   network (10 blocks, openpose-18, 400 classes), one person. Window = the frozen
    TorchScript of the BatchNorm-folded model (what ActionClassifier runs) recomputed on T=64 and
    T=300 frames; streaming = the frozen TorchScript step, averaged over consecutive frames, with a
    prediction every frame (strides turned into dilations) and every 4th frame (strides kept).
@@ -17,6 +18,8 @@ Everything is measured in the same run, on one thread unless told otherwise:
    form on the same real frames and on generated moves: largest probability difference, top-1 agreement.
 4. accuracy parity: the demo architecture trained by `train` on generated moves with and without
    temporal padding (short training), validation top-1 of each.
+5. action_node's recognition work per frame (person windows + window recompute every 4th frame,
+   or person streams), in-process, CPU time, 1 and 3 persons, demo architecture and paper network.
 """
 from __future__ import annotations
 
@@ -59,9 +62,9 @@ def window_cost(model: STGCN, frames: int, repeats: int) -> float:
         for _ in range(3):
             network(x)
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = time.process_time()
             network(x)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
     return statistics.median(times) * 1e3
 
 
@@ -76,10 +79,10 @@ def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
         for phase in list(range(every)) * 3:
             _, state = step.step(x, phase, state)
         for _ in range(3):
-            start = time.perf_counter()
+            start = time.process_time()
             for frame in range(frames):
                 _, state = step.step(x, frame % every, state)
-            runs.append((time.perf_counter() - start) / frames)
+            runs.append((time.process_time() - start) / frames)
     return statistics.median(runs) * 1e3
 
 
@@ -212,14 +215,67 @@ def accuracy_section(epochs: int) -> None:
             print(f"   {name}: val top-1 {result.report['top1']:.1%}", flush=True)
 
 
+def node_work_section(frames: int) -> None:
+    """What action_node does per Skeleton frame, in-process (no ROS; CPU time, robust to load):
+    window mode = append to the person windows + recompute each ready window (every 4th frame);
+    streaming = PersonStreams.add (prepare the frame, one batched step). Stride 4, same checkpoint."""
+    from dance_recognition.data.synthetic import MOVES, generate_move
+    from dance_recognition.live.person_streams import PersonStreams
+    from dance_recognition.live.person_windows import PersonWindows
+    from dance_recognition.models.checkpoint import ModelCard, save_checkpoint
+    from dance_recognition.models.classifier import ActionClassifier
+    from dance_recognition.models.streaming_classifier import StreamingClassifier
+    from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
+    from dance_recognition.skeleton.pose import PersonPose, PoseFrame
+
+    print("== 5. action_node's work per frame at stride 4, in-process (CPU time), window vs streaming")
+    architectures = {
+        "demo architecture, 64-frame window": ((32, 32, 64, 64, 128), (1, 1, 2, 1, 2), 64),
+        "paper network, 157-frame window": ((64, 64, 64, 64, 128, 128, 128, 256, 256, 256),
+                                            (1, 1, 1, 1, 2, 1, 1, 2, 1, 1), 157),
+    }
+    rng = np.random.default_rng(0)
+    moves = [generate_move(move, 200 + frames, rng).astype(np.float32) for move in list(MOVES)[:3]]
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (channels, strides, window) in architectures.items():
+            config = STGCNConfig(num_classes=5, channels=channels, strides=strides, temporal_padding=False)
+            path = save_checkpoint(Path(folder) / "m.pt", STGCN(config).eval(),
+                                   ModelCard(config, list("abcde"), "body_centred", window, 1))
+            window_model, stream_model = ActionClassifier(path), StreamingClassifier(path, every=4)
+            for people in (1, 3):
+                poses = [PoseFrame(OPENPOSE_COCO_18.name, OPENPOSE_COCO_18.joint_names, 640, 480,
+                                   [PersonPose(keypoints=moves[p][i], track_id=p) for p in range(people)],
+                                   stamp_ns=i * 33_333_333) for i in range(200 + frames)]
+                windows = PersonWindows(window_model.spec.window, window_model.spec.window, 4, 2.0)
+                streams = PersonStreams(stream_model, 0.5, 2.0)
+
+                def window_frame(pose: PoseFrame, windows: PersonWindows = windows,
+                                 model: ActionClassifier = window_model) -> None:
+                    windows.add(pose)
+                    for ready in windows.ready():
+                        model.classify(ready.sequence[None], OPENPOSE_COCO_18.name, (640, 480))
+
+                cost = {}
+                for mode, work in (("window", window_frame), ("streaming", streams.add)):
+                    for pose in poses[:200]:  # windows full, TorchScript optimised
+                        work(pose)
+                    start = time.process_time()
+                    for pose in poses[200:]:
+                        work(pose)
+                    cost[mode] = (time.process_time() - start) / frames * 1e3
+                print(f"   {name}, {people} person(s): window {cost['window']:.2f} ms, streaming "
+                      f"{cost['streaming']:.2f} ms per frame ({cost['window'] / cost['streaming']:.1f}x); at 30 fps "
+                      f"{cost['window'] * 0.03:.2f} vs {cost['streaming'] * 0.03:.2f} of a core", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--frames", type=int, default=200, help="streamed frames per cost measurement")
     parser.add_argument("--repeats", type=int, default=10, help="window recomputations per measurement")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs of the accuracy comparison")
-    parser.add_argument("--sections", default="cost,exactness,padded,accuracy",
-                        help="comma-separated subset of cost, exactness, padded, accuracy")
+    parser.add_argument("--sections", default="cost,exactness,padded,accuracy,node",
+                        help="comma-separated subset of cost, exactness, padded, accuracy, node")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     torch.set_num_threads(args.threads)
@@ -232,6 +288,8 @@ def main() -> int:
         padded_section(*(found or (None, None)))
     if "accuracy" in sections:
         accuracy_section(args.epochs)
+    if "node" in sections:
+        node_work_section(args.frames)
     return 0
 
 

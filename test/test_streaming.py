@@ -270,3 +270,16 @@ def test_a_checkpoint_window_below_the_receptive_field_is_one_clear_line(tmp_pat
         assert main(["predict", str(path), str(sequence), "--image-size", "640", "480", "--mode", mode]) == 1
         error = capsys.readouterr().err.strip().splitlines()
         assert len(error) == 1 and "at least 25 frames" in error[0], error
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_stream_gives_the_cpu_outputs(tmp_path) -> None:
+    path = _checkpoint(tmp_path, persons=2)
+    cpu, gpu = StreamingClassifier(path, every=1), StreamingClassifier(path, device="cuda", every=1)
+    frames = torch.randn(40, 2, 3, 18, generator=torch.Generator().manual_seed(3))
+    cpu_state, gpu_state = cpu.initial_state(2), gpu.initial_state(2)
+    for frame in frames:
+        expected, cpu_state = cpu.step(frame, 0, cpu_state)
+        actual, gpu_state = gpu.step(frame.cuda(), 0, gpu_state)
+    assert gpu_state[0].is_cuda
+    np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=1e-4)
