@@ -65,7 +65,7 @@ def test_preview_and_predict_run_with_the_openpose_backend(capsys, tmp_path: Pat
     seeing nobody: these commands used to crash on the estimator before any frame."""
     spec = PAF_MODELS["COCO"]
     prototxt, caffemodel, _ = write_model(tmp_path, spec.num_heatmaps, 2 * len(spec.limbs), sees_nobody=True)
-    openpose = ["--backend", "openpose", "--model", "COCO", "--openpose-prototxt", prototxt,
+    openpose = ["--backend", "openpose", "--pose-model", "COCO", "--openpose-prototxt", prototxt,
                 "--openpose-caffemodel", caffemodel]
     code, out, err = run_cli(capsys, "preview", video, tmp_path / "frame.png", "--frame", 3, *openpose)
     assert code == 0, err

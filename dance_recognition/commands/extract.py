@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="mediapipe", help="pose backend: mediapipe (default) or openpose")
-    parser.add_argument("--model", help="mediapipe: lite/full/heavy; openpose: COCO/BODY_25")
+    parser.add_argument("--pose-model", help="pose model variant: mediapipe lite/full/heavy; openpose COCO/BODY_25 "
+                                             "(--model is an action model checkpoint, in live)")
     parser.add_argument("--openpose-prototxt", type=Path, help="openpose via OpenCV: the model's .prototxt")
     parser.add_argument("--openpose-caffemodel", type=Path, help="openpose via OpenCV: the model's .caffemodel")
     parser.add_argument("--openpose-folder", type=Path, help="openpose via pyopenpose: OpenPose's models/ folder")
@@ -47,7 +48,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 def backend_options(args: argparse.Namespace) -> dict:
     from dance_recognition.pose.base import backend_options as options_of
 
-    return options_of(args.backend, args.model or "", args.openpose_prototxt or "", args.openpose_caffemodel or "",
+    return options_of(args.backend, args.pose_model or "", args.openpose_prototxt or "", args.openpose_caffemodel or "",
                       args.openpose_folder or "", num_poses=getattr(args, "num_poses", None) or 0)
 
 

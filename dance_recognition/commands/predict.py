@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dance_recognition.commands import add_classes_argument, positive_int
 from dance_recognition.commands.extract import add_backend_arguments, backend_options
+from dance_recognition.skeleton.arrays import persons_first, top_k
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print_top(probabilities, classes: list[str], top: int, prefix: str = "") -> None:
-    order = probabilities.argsort()[::-1][:top]
+    order = top_k(probabilities, top)
     print(prefix + ", ".join(f"{classes[i]} {probabilities[i]:.1%}" for i in order))
 
 
@@ -66,7 +67,7 @@ def _read_sequence(path: Path):
     if array.ndim == 3 and array.shape[-1] == 3:
         sequence = array[None]  # (T, V, 3) -> one person
     elif array.ndim == 4 and array.shape[0] == 3:
-        sequence = array.transpose(3, 1, 2, 0)  # (C, T, V, M) -> (M, T, V, 3)
+        sequence = persons_first(array)
     else:
         raise UserError(f"{path} has shape {array.shape}; expected (C=3, T, V, M) or (T, V, 3)")
     if not np.isfinite(sequence[..., 2]).all():

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -300,10 +300,6 @@ class DatasetWriter:
             raise DatasetError("pixel coordinates need the image size of each sample")
         self._pending.append(sample)
         self._pending_info.append(info)
-
-    def add_many(self, samples: Iterable[tuple[np.ndarray, SampleInfo]]) -> None:
-        for sample, info in samples:
-            self.add(sample, info)
 
     @property
     def _folder(self) -> Path:

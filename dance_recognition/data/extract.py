@@ -33,6 +33,7 @@ from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.media.drawing import draw_pose_frame
 from dance_recognition.media.video import VideoError, VideoReader, VideoWriter, find_videos
 from dance_recognition.pose.base import PoseEstimator, backend_layout, create_estimator
+from dance_recognition.skeleton.arrays import channels_first
 from dance_recognition.skeleton.conversion import convert_keypoints
 from dance_recognition.skeleton.pose import PoseFrame
 from dance_recognition.skeleton.tracking import PoseTracker
@@ -281,7 +282,7 @@ def cut_windows(tracks: dict[int, np.ndarray], start: int, end: int, config: Ext
             persons.append(fit_window(sequence[first:last], config.window, pad=config.pad, crop=crop))
         while len(persons) < config.persons:
             persons.append(np.zeros_like(persons[0]))
-        sample = np.stack(persons).transpose(3, 1, 2, 0)  # (M, T, V, 3) -> (C, T, V, M)
+        sample = channels_first(np.stack(persons))
         yield first, last, np.ascontiguousarray(sample, dtype=np.float32), chosen[0][0]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dance_recognition.skeleton.arrays import channels_first
 from dance_recognition.skeleton.layouts import Layout, get_layout
 
 
@@ -30,7 +31,7 @@ def _validate(sequence: np.ndarray) -> np.ndarray:
 def _to_network(xy: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     present = (confidence > 0) & np.isfinite(xy).all(axis=-1)
     out = np.concatenate([np.where(present[..., None], xy, 0.0), np.where(present, confidence, 0.0)[..., None]], -1)
-    return np.ascontiguousarray(out.transpose(3, 1, 2, 0), dtype=np.float32)  # (M,T,V,C) -> (C,T,V,M)
+    return np.ascontiguousarray(channels_first(out), dtype=np.float32)
 
 
 def kinetics(sequence: np.ndarray, image_size: tuple[int, int], layout: Layout | str | None = None) -> np.ndarray:

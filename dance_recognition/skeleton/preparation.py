@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.skeleton.arrays import channels_first, most_confident_first, persons_first
 from dance_recognition.skeleton.conversion import convert_keypoints
 from dance_recognition.skeleton.layouts import get_layout
 from dance_recognition.skeleton.normalization import NORMALIZATIONS, normalize
@@ -59,14 +60,14 @@ class InputSpec:
                 ) -> np.ndarray:
         """A stored (C, T, V, M) sample -> the model's (C, T, V', M') input (time not yet windowed)."""
         if coordinates == "pixels":
-            return self.prepare_sequence(data.transpose(3, 1, 2, 0), layout, image_size)
+            return self.prepare_sequence(persons_first(data), layout, image_size)
         if coordinates != "kinetics" or self.normalization != "kinetics":
             raise InputMismatchError(
                 f"data in {coordinates} coordinates cannot feed a model with {self.normalization} normalisation; "
                 "train with data.normalization=kinetics for already-normalised (reference) data")
         if layout != self.layout:
-            sequence = convert_keypoints(data.transpose(3, 1, 2, 0), layout, self.layout)
-            data = np.nan_to_num(sequence).transpose(3, 1, 2, 0)
+            sequence = convert_keypoints(persons_first(data), layout, self.layout)
+            data = channels_first(np.nan_to_num(sequence))
         return self.fit_persons(np.ascontiguousarray(data, dtype=np.float32))
 
     def fit_persons(self, data: np.ndarray) -> np.ndarray:
@@ -74,7 +75,7 @@ class InputSpec:
         if persons == self.persons:
             return data
         if persons > self.persons:
-            order = np.argsort(-data[2].sum(axis=(0, 1)), kind="stable")[: self.persons]
+            order = most_confident_first(persons_first(data)[..., 2])[: self.persons]
             return np.ascontiguousarray(data[..., order])
         return np.concatenate([data, np.zeros((*data.shape[:3], self.persons - persons), np.float32)], axis=3)
 

@@ -31,7 +31,6 @@ class Track:
     track_id: int
     keypoints: np.ndarray  # last seen (V, 3)
     age: int = 0  # frames since last seen
-    hits: int = 1
     velocity: np.ndarray | None = None  # (V, 2) pixels per frame, smoothed
 
     def predicted(self) -> np.ndarray:
@@ -46,7 +45,7 @@ class Track:
         step = (keypoints[:, :2] - self.keypoints[:, :2]) / (self.age + 1)
         step = np.where(np.isfinite(step), step, 0.0)
         self.velocity = step if self.velocity is None else smoothing * self.velocity + (1 - smoothing) * step
-        self.keypoints, self.age, self.hits = keypoints, 0, self.hits + 1
+        self.keypoints, self.age = keypoints, 0
 
 
 def person_size(keypoints: np.ndarray) -> float:
@@ -121,6 +120,3 @@ class PoseTracker:
     def live_ids(self) -> set[int]:
         """Ids of the tracks still remembered (seen within ``max_age`` frames)."""
         return {track.track_id for track in self.tracks}
-
-    def reset(self) -> None:
-        self.tracks.clear()

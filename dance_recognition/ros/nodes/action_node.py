@@ -46,6 +46,7 @@ from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rat
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import RuntimeParameters, declare, log_configuration
 from dance_recognition.ros.skeleton_conversions import SkeletonMessageError, msg_to_pose_frame, ns_to_stamp
+from dance_recognition.skeleton.arrays import top_k
 from dance_recognition.skeleton.preparation import InputMismatchError
 
 EXPIRY_PERIOD_S = 0.1  # how often the timer looks for people who left
@@ -265,7 +266,7 @@ class ActionNode(Node):
                 return  # a "person" without a single detected joint in the window: no label, not a guess
             num_frames = len(ready.sequence)
         decision = self.smoother.update(ready.track_id, probabilities)
-        order = decision.probabilities.argsort()[::-1][: self.config["top_k"]]
+        order = top_k(decision.probabilities, self.config["top_k"])
         label = ActionLabel(track_id=ready.track_id, label=decision.label, confidence=decision.confidence,
                             top_k_labels=[self.classifier.classes[i] for i in order],
                             top_k_scores=[float(decision.probabilities[i]) for i in order],
