@@ -103,6 +103,7 @@ ONE_LINE_ERRORS = [
     ("predict", lambda f: [f["mp4"], f["ok"]], "a_1.mp4 is not a PyTorch checkpoint"),
     ("predict", lambda f: [f["folder"], f["ok"]], "is a folder; give the checkpoint file"),
     ("predict", lambda f: [DEMO, f["empty"]], "empty.npy is empty: no numpy array in it"),
+    ("predict", lambda f: [DEMO, f["folder"]], "folder is not a file; give a .npy sequence or a video file"),
     ("predict", lambda f: [DEMO, f["v17"]], "do not have the 18 joints (x, y, confidence) of layout openpose_coco_18"),
     ("predict", lambda f: [DEMO, f["ok"], "--layout", "bogus"], "unknown keypoint layout 'bogus'"),
     ("export", lambda f: [DEMO, "--onnx", f["folder"]], "the ONNX file"),

@@ -38,7 +38,8 @@ def _predict(args: argparse.Namespace) -> int:
     from dance_recognition.models.streaming_classifier import resolve_mode
 
     if not args.input.is_file():
-        raise UserError(f"{args.input} does not exist")
+        what = "is not a file" if args.input.exists() else "does not exist"
+        raise UserError(f"{args.input} {what}; give a .npy sequence or a video file")
     classes = read_class_names(args.classes)
     if resolve_mode(args.checkpoint, args.mode) == "streaming":
         return _predict_streaming(args, classes)
