@@ -131,7 +131,9 @@ def test_a_person_who_leaves_is_published_without_another_skeleton(processes, pr
 def test_a_backward_time_jump_starts_new_windows(processes, probe) -> None:
     labels: list[ActionLabel] = []
     probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=200))
-    action, publisher = _connected(probe, processes, {"stride": 8})
+    # a long time-out: on a loaded machine this test's publishing may stall for seconds, which is
+    # not what this test is about
+    action, publisher = _connected(probe, processes, {"stride": 8, "person_timeout_s": 60.0})
     first_ns, looped_ns = 100_000_000_000, 2_000_000_000  # a bag played again from its start
     _publish_move(probe, publisher, first_ns)
     assert spin_until(probe, lambda: any(stamp_to_ns(x.header.stamp) >= first_ns for x in labels), 60, [action])
@@ -271,7 +273,7 @@ projection_matrix:
 
 
 def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_path) -> None:
-    """A 72-frame clip (2.4 s): the camera starts playing only once action_node listens, so the
+    """A 72-frame clip: the camera starts playing only once action_node listens, so the
     first frames' skeletons are in the first window (camera_node started first, the slowest last)."""
     from dance_recognition.media.video import VideoWriter
 
@@ -280,7 +282,9 @@ def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_
         for _, frame in zip(range(72), reader, strict=False):
             writer.write(frame)
     params = tmp_path / "mine.yaml"
-    params.write_text("/**/action_node:\n  ros__parameters:\n    min_frames: 8\n")
+    # 6 frames/s: the pose node keeps up even on a loaded 2-core machine (the test is about the start)
+    params.write_text("/**/action_node:\n  ros__parameters:\n    min_frames: 8\n"
+                      "/**/camera_node:\n  ros__parameters:\n    fps: 6.0\n")
     images, skeletons, labels = [], [], []
     probe.create_subscription(Image, "image_raw", lambda m: images.append(stamp_to_ns(m.header.stamp)),
                               qos_profile_sensor_data)
@@ -295,7 +299,7 @@ def test_a_short_clip_labels_from_its_first_window(video, processes, probe, tmp_
     assert spin_until(probe, lambda: len(labels) >= 1, 30, nodes[1:]), (
         f"{len(images)} images, {len(skeletons)} skeletons, {sum(bool(s.people) for s in skeletons)} with people")
     assert len(images) == 72 and stamp_to_ns(skeletons[0].header.stamp) == images[0]
-    assert images[1] - images[0] > 20e6, "played at the file's 30 fps from the first frame, no burst after the wait"
+    assert images[1] - images[0] > 100e6, "paced from the first frame (6 fps), no burst after the wait"
     first_seen = next(stamp_to_ns(s.header.stamp) for s in skeletons if s.people)
     assert stamp_to_ns(labels[0].window_start) == first_seen, "the first frames never reached action_node"
 
