@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -105,8 +106,10 @@ def read_segments_csv(path: Path) -> list[CsvSegment]:
     absolute (seconds since the epoch, any value above 1e9); empty end = to the end of the bag;
     empty or missing track = every person."""
     try:
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        # utf-8-sig: spreadsheets ("CSV UTF-8") start the file with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [{(key or "").strip(): value for key, value in row.items()}
+                    for row in csv.DictReader(f, skipinitialspace=True)]
     except (OSError, UnicodeDecodeError) as error:
         raise LabelError(f"cannot read the segments CSV {path}: {error}") from None
     required = {"bag", "start", "end", "label"}
@@ -121,6 +124,8 @@ def read_segments_csv(path: Path) -> list[CsvSegment]:
         except ValueError:
             raise LabelError(f"{path}:{line}: start/end must be seconds and track an integer: "
                              f"{row['start']!r}, {row['end']!r}, {row.get('track')!r}") from None
+        if not math.isfinite(start) or (end is not None and not math.isfinite(end)):
+            raise LabelError(f"{path}:{line}: start/end must be finite seconds, not {row['start']!r}, {row['end']!r}")
         if (end is not None and end <= start) or not (row["label"] or "").strip():
             raise LabelError(f"{path}:{line}: a segment needs end > start and a label")
         result.append(CsvSegment((row["bag"] or "").strip(), start, end, row["label"].strip(), track, line))

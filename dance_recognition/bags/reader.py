@@ -261,6 +261,9 @@ def _read_metadata(metadata: Path) -> tuple[dict | None, str]:
         return None, f"metadata.yaml is corrupt ({type(error).__name__}: {detail})"
     if missing:
         return None, f"metadata.yaml lacks {', '.join(missing)}"
+    files = info["relative_file_paths"]
+    if files is not None and (not isinstance(files, list) or not all(isinstance(f, str) for f in files)):
+        return None, "metadata.yaml is corrupt (relative_file_paths is not a list of file names)"
     return info, ""
 
 
@@ -278,7 +281,7 @@ def _open_sources(path: Path) -> tuple[list[_Source], list[str]]:
     metadata = path / "metadata.yaml"
     info, problem = _read_metadata(metadata) if metadata.is_file() else (
         None, "metadata.yaml is missing (the recorder was killed before writing it?)")
-    if info is not None and (info.get("compression_mode") or "").lower() not in ("", "none"):
+    if info is not None and str(info.get("compression_mode") or "").lower() not in ("", "none"):
         try:
             return [_RosbagsSource(path)], notes
         except (ReaderError, OSError) as error:
@@ -286,9 +289,13 @@ def _open_sources(path: Path) -> tuple[list[_Source], list[str]]:
     if info is not None:
         files = [path / Path(name).name for name in info["relative_file_paths"] or []]
         missing = [f.name for f in files if not f.is_file()]
-        if missing:
-            notes.append(f"metadata.yaml lists missing file(s) {', '.join(missing)}: read the others")
         files = [f for f in files if f.is_file() and f.suffix in STORAGE_SUFFIXES]
+        if not files and _storage_files(path):  # renamed or copied storage files: read what the folder holds
+            files = _storage_files(path)
+            notes.append(f"metadata.yaml names only missing file(s) {', '.join(missing) or '(none)'}: read "
+                         f"{', '.join(f.name for f in files)} directly (`ros2 bag reindex` rebuilds metadata.yaml)")
+        elif missing:
+            notes.append(f"metadata.yaml lists missing file(s) {', '.join(missing)}: read the others")
     else:
         files = _storage_files(path)
         if files:

@@ -46,6 +46,8 @@ def _one_event(args: argparse.Namespace) -> int:
 
     if args.start is not None and args.stop is not None:
         raise UserError("give --start LABEL or --stop, not both")
+    if args.start is not None and not args.start.strip():
+        raise UserError("--start needs a class name (an empty label labels nothing)")
     node = _node(args)
     try:
         labels = LabelPublisher(node, args.topic, args.track)

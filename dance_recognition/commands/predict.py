@@ -65,6 +65,8 @@ def _read_sequence(path: Path):
         raise UserError(f"{path} is empty: no numpy array in it") from None
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read {path} as a numpy array: {error}") from None
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise UserError(f"{path} holds {array.dtype} values; expected numbers (float keypoints x, y, confidence)")
     if array.ndim == 3 and array.shape[-1] == 3:
         sequence = array[None]  # (T, V, 3) -> one person
     elif array.ndim == 4 and array.shape[0] == 3:
@@ -73,6 +75,10 @@ def _read_sequence(path: Path):
         raise UserError(f"{path} has shape {array.shape}; expected (C=3, T, V, M) or (T, V, 3)")
     if not np.isfinite(sequence[..., 2]).all():
         raise UserError(f"{path} has NaN/inf confidences")
+    detected = sequence[..., 2] > 0  # a missing joint (confidence 0) may have NaN positions, a detected one not
+    if not np.isfinite(sequence[..., :2][detected]).all():
+        raise UserError(f"{path} has NaN/inf x/y positions for joints with confidence > 0; give those joints "
+                        "confidence 0 (missing) or finite positions")
     return sequence
 
 

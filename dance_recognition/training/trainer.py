@@ -107,7 +107,8 @@ def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputS
     counts = np.bincount(dataset.labels[train], minlength=len(dataset.class_names))
     empty = [name for name, count in zip(dataset.class_names, counts, strict=True) if count == 0]
     if empty:
-        raise DatasetError(f"no training samples for class(es) {', '.join(empty)}: add some, or drop the class")
+        raise DatasetError(f"no training samples for class(es) {', '.join(empty)}: add samples of them, or "
+                           "rebuild the dataset with a classes file (--classes) that leaves them out")
     if dataset.header.extra.get("extract", {}).get("complete") is False:
         log.warning("%s is an interrupted extraction (dataset.json says complete: false): re-run the same "
                     "extract command to finish it", dataset.root)

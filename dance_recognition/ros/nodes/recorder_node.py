@@ -87,14 +87,16 @@ class RecorderNode(Node):
         self.config = config
         self.finished = False
         self.exit_code = 0
-        self.writer = BagWriter(config["bag"], config["storage"])
-        self.started_ns = time.time_ns()
         self.topics: dict[str, TopicState] = {}
+        # names are checked (an invalid one raises) before the bag exists: a node that cannot start
+        # must not leave a half-created bag that blocks the corrected command ("exists already")
         self.wanted = {self.resolve_topic_name(t) for t in config["topics"] if t}
         self.image_topic = self.resolve_topic_name(config["image_topic"])
         if config["images"] == "raw":
             self.wanted.add(self.image_topic)
         self.label_topic = self.resolve_topic_name(config["label_topic"])
+        self.writer = BagWriter(config["bag"], config["storage"])
+        self.started_ns = time.time_ns()
         if config["label"]:
             self._write_take_label(config["label"])
         self._jpeg_topic = f"{self.image_topic}/compressed"
@@ -231,9 +233,14 @@ class RecorderNode(Node):
         duration = max(0.0, (time.time_ns() - self.started_ns) / 1e9)
         lines = [f"bag: {self.writer.path} ({self.writer.storage}), {duration:.1f} s, {self.writer.messages} messages, "
                  f"{self.writer.bytes / 1e6:.1f} MB"]
+        # rates over the bag's first..last message, as `bag info` gives them (the run time also counts
+        # the wait for the publishers, which halved the rate of a short recording)
+        firsts = [s.first_ns for s in self.writer.stats.values() if s.first_ns is not None]
+        lasts = [s.last_ns for s in self.writer.stats.values() if s.last_ns is not None]
+        span = (max(lasts) - min(firsts)) / 1e9 if firsts else 0.0
         for name, stats in sorted(self.writer.stats.items()):
             lost = self.topics[name].lost if name in self.topics else 0
-            rate = stats.messages / duration if duration > 0 else 0.0
+            rate = stats.messages / span if span > 0 else 0.0
             lines.append(f"  {name} ({stats.msgtype}): {stats.messages} msgs, {stats.bytes / 1e6:.2f} MB, "
                          f"{rate:.1f} Hz, lost {lost}, out of order {stats.out_of_order}")
         missing = sorted(self.wanted - set(self.writer.stats))
