@@ -153,7 +153,8 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     probe.create_subscription(String, "reaction", reactions.append, QoSProfile(depth=100))
     probe.create_subscription(TwistStamped, "cmd_vel", twists.append, QoSProfile(depth=100))
     publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
-    action = processes.start("action_node", {"stride": 8})
+    # a long timeout: on a loaded machine the publisher can stall longer than the default 2 s
+    action = processes.start("action_node", {"stride": 8, "person_timeout_s": 60.0})
     reaction = processes.start("reaction_node")
     assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action])
     malformed = _skeleton(1, np.zeros((18, 3)))
@@ -179,7 +180,7 @@ def test_bad_skeleton_messages_are_skipped_and_the_node_keeps_working(processes,
     assert labels[-1].label == "wave"  # the demo model was trained on such generated moves
     assert spin_until(probe, lambda: any(t.twist.angular.z == pytest.approx(0.8) for t in twists), 10, [reaction])
     assert twists[-1].header.frame_id == "base_link"  # stamped by default (Jazzy diff_drive_controller, Nav2)
-    assert "spin" in reactions[-1].data
+    assert any("spin" in r.data for r in reactions)  # later ones may already say "stop" (labels ended)
 
 
 def _junk_skeleton(stamp_ns: int, layout: str, num_joints: int) -> Skeleton:
