@@ -341,3 +341,23 @@ def test_keymap_start_switch_stop_quit():
     assert keys.press("Q") == [Press(1, "salsa")] and keys.quitting
     with pytest.raises(LabelError, match="34 keys"):
         KeyMap([f"c{i}" for i in range(40)])
+
+
+def test_playback_selection_remaps_and_timing(tmp_path):
+    from dance_recognition.bags.playback import PlaybackClock, parse_remaps, select_topics, timed_messages
+
+    sample = write_moves_bag(tmp_path / "take", MOVES)
+    assert parse_remaps(["/a:=/b"]) == {"/a": "/b"}
+    with pytest.raises(BagError, match="is not FROM:=TO"):
+        parse_remaps(["/a"])
+    with open_bag(sample.path) as bag:
+        assert select_topics(bag, []) == ["/chatter", "/labels", "/skeletons"]
+        with pytest.raises(BagError, match="has no topic /nope; its topics: /chatter"):
+            select_topics(bag, ["/nope"])
+        clock = PlaybackClock(bag.start_ns + 10**9, rate=2.0, wall_start=100.0)  # skip the first second, 2x
+        timed = list(timed_messages(bag, ["/skeletons"], clock))
+        assert all(m.log_time_ns >= bag.start_ns + 10**9 for _, m in timed)
+        first_due, first = timed[0]
+        last_due, last = timed[-1]
+        assert last_due - first_due == pytest.approx((last.log_time_ns - first.log_time_ns) / 2e9)
+        assert first_due == pytest.approx(100.0 + (first.log_time_ns - bag.start_ns - 10**9) / 2e9)

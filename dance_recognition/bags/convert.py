@@ -219,9 +219,10 @@ def skeleton_frames(bag: Bag, topic: str, result: BagResult, progress: tqdm) -> 
     return frames
 
 
-def image_frames(bag: Bag, topic: str, estimator: PoseEstimator, result: BagResult, progress: tqdm
-                 ) -> list[PoseFrame]:
-    """The pose backend over every image in receive order, tracked; stamps from the image headers."""
+def image_frames(bag: Bag, topic: str, estimator: PoseEstimator, result: BagResult, progress: tqdm,
+                 segments: list[LabelSegment]) -> list[PoseFrame]:
+    """The pose backend over the images inside a label segment (the others give no sample, so
+    they are not estimated), in receive order, tracked; stamps from the image headers."""
     reset = getattr(estimator, "reset", None)
     if reset is not None:
         reset()
@@ -230,16 +231,19 @@ def image_frames(bag: Bag, topic: str, estimator: PoseEstimator, result: BagResu
     compressed = bag.topics[topic].msgtype == COMPRESSED_TYPE
     for message in bag.messages([topic]):
         msg = bag.decode(message)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        progress.update()
+        if not any(segment.covers(stamp_ns) for segment in segments):
+            continue
         try:
             image = compressed_image_to_rgb(msg) if compressed else raw_image_to_rgb(msg)
         except ImageConversionError as error:
             raise BagError(f"{bag.path}: topic {topic}: {error}") from None
         started = time.perf_counter()
-        frame = estimator.estimate(image, stamp_ns=stamp_to_ns(msg.header.stamp))
+        frame = estimator.estimate(image, stamp_ns=stamp_ns)
         result.pose_seconds += time.perf_counter() - started
         tracker.update(frame)
         frames.append(frame)
-        progress.update()
     return frames
 
 
@@ -276,7 +280,7 @@ def convert_bag(bag: Bag, plan: BagPlan, config: BagConversionConfig, target_lay
     total = bag.topics[plan.frames_topic].count
     with tqdm(total=total, desc=Path(plan.name).name, unit="frame", leave=False) as progress:
         if plan.from_images:
-            frames = image_frames(bag, plan.frames_topic, estimator_factory(), result, progress)
+            frames = image_frames(bag, plan.frames_topic, estimator_factory(), result, progress, plan.segments)
         else:
             frames = skeleton_frames(bag, plan.frames_topic, result, progress)
     stats = SequenceStats()

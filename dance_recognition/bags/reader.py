@@ -16,6 +16,7 @@ one into a message object with the definitions stored in the bag (see ``typestor
 """
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
@@ -349,11 +350,17 @@ class Bag:
         return ", ".join(f"{name} ({topic.msgtype})" for name, topic in sorted(self.topics.items()))
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
-        """Raw messages of ``topics`` (all when None), in receive-time order per storage file."""
+        """Raw messages of ``topics`` (all when None), in receive-time order."""
         wanted = None if topics is None else set(topics)
-        for source in self._sources:
+
+        def of(source: _Source) -> Iterator[BagMessage]:
             for connection, stamp, data in source.messages(wanted):
                 yield BagMessage(connection.topic, connection.msgtype, stamp, bytes(data))
+
+        if len(self._sources) == 1:
+            yield from of(self._sources[0])
+        else:  # split bags: the files' messages interleaved by receive time
+            yield from heapq.merge(*(of(source) for source in self._sources), key=lambda m: m.log_time_ns)
 
     def _store(self):
         if self._typestore is None:
