@@ -162,11 +162,8 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
         pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     video = data / "videos" / "ta_chi.mp4"
     session, images_only = tmp_path / "session", tmp_path / "images_only"
-    params = tmp_path / "live.yaml"  # labels as a function of the window alone: comparable with the replay below
-    params.write_text("/**/action_node:\n  ros__parameters:\n    mode: window\n    smoothing: 1.0\n"
-                      "    hysteresis: 0.0\n")
     live = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
-                             "--params-file", str(params), "--record", str(session), "--record-images", "jpeg",
+                             "--record", str(session), "--record-images", "jpeg",
                              "--no-annotated-video"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     beside = start_recorder(images_only, "--topics", "labels", "--images", "raw")
@@ -175,10 +172,6 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
     seen: list[int] = []
     node.create_subscription(Skeleton, "skeletons", lambda m: seen.append(stamp_to_ns(m.header.stamp)),
                              QoSProfile(depth=100))
-    from dance_recognition.msg import ActionLabel
-
-    live_actions: list[int] = []
-    node.create_subscription(ActionLabel, "actions", lambda m: live_actions.append(m.track_id), QoSProfile(depth=100))
     try:
         deadline = time.monotonic() + 240
         while labels.get_subscription_count() < 2 or not seen:  # both recorders and the first skeleton
@@ -200,9 +193,6 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
         time.sleep(0.5)
         beside.send_signal(signal.SIGINT)  # the image-only bag holds the labelled takes, no more
         beside_stopped = True
-        while len(live_actions) < 12:  # enough live labels whose whole window is in the bag, for the replay
-            assert live.poll() is None and time.monotonic() < deadline, "the live graph stopped"
-            rclpy.spin_once(node, timeout_sec=0.1)
     finally:
         live.send_signal(signal.SIGINT)
         if not beside_stopped:
@@ -253,40 +243,6 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
     assert (tmp_path / "run" / "best.pt").is_file() or (tmp_path / "run" / "last.pt").is_file()
-
-    # bag play (with /clock) into a fresh action_node under use_sim_time gives the live run's labels:
-    # every live label whose window lies inside the bag comes back for the same window (stamps and
-    # track), with the same class. The replay predicts at every frame (stride 1), so it covers the
-    # live windows whatever frame the live node started counting from.
-    with open_bag(session) as bag:
-        first = min(stamp_to_ns(bag.decode(m).header.stamp) for m in bag.messages(["/skeletons"]))
-        live_labels = {(stamp_to_ns(a.header.stamp), stamp_to_ns(a.window_start), a.track_id): a.label
-                       for a in (bag.decode(m) for m in bag.messages(["/actions"]))
-                       if stamp_to_ns(a.window_start) >= first}
-    assert len(live_labels) >= 3, live_labels
-    replayed: dict = {}
-    node.create_subscription(ActionLabel, "actions", lambda a: replayed.setdefault(
-        (stamp_to_ns(a.header.stamp), stamp_to_ns(a.window_start), a.track_id), a.label), QoSProfile(depth=500))
-    action = subprocess.Popen([sys.executable, "-m", "dance_recognition.ros.nodes.action_node", "--ros-args",
-                               "--params-file", str(params), "-p", "stride:=1", "-p", "use_sim_time:=true"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-    try:
-        play = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "bag", "play", str(session),
-                                 "--topics", "/skeletons", "--clock", "--wait-for-subscribers", "120"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-        deadline = time.monotonic() + 300
-        while play.poll() is None and time.monotonic() < deadline:
-            rclpy.spin_once(node, timeout_sec=0.1)
-        assert play.returncode == 0, play.stdout.read()
-        settle = time.monotonic() + 5
-        while not set(live_labels) <= set(replayed) and time.monotonic() < settle:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    finally:
-        action.send_signal(signal.SIGINT)
-        action_output = action.communicate(timeout=30)[0]
-    missing = set(live_labels) - set(replayed)
-    assert not missing, f"{len(missing)} live windows not replayed; action_node: {action_output[-2000:]}"
-    assert {key: replayed[key] for key in live_labels} == live_labels
 
 
 def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
