@@ -323,3 +323,20 @@ def test_extract_keeps_both_people_and_predict_names_each(two_person_clip: Path,
     people = [line for line in result.stdout.splitlines() if line.startswith("person ")]
     assert len(people) == 2, result.stdout
     assert result.stdout.count("whole video:") == 2
+
+
+def test_a_pose_collapsed_in_place_keeps_its_id() -> None:
+    """The estimator sometimes re-interprets a fast pose (weightlifting clip: two frames of a collapsed
+    skeleton inside the lifter's box): same place, same person, no new id. A person appearing
+    elsewhere still gets a new one."""
+    from dance_recognition.skeleton.pose import PoseFrame
+
+    tracker = PoseTracker()
+    names = MEDIAPIPE_POSE_33.joint_names
+    body = _walker(300)
+    centre = body.keypoints[:, :2].mean(axis=0)
+    collapsed = _person(centre + (body.keypoints[:, :2] - centre) * [0.3, 0.8] + [0, 20])
+    ids = []
+    for people in ([body], [collapsed], [_walker(300)], [_walker(700)]):
+        ids.append([p.track_id for p in tracker.update(PoseFrame("mediapipe_pose_33", names, 900, 400, people)).people])
+    assert ids == [[0], [0], [0], [1]]

@@ -10,7 +10,11 @@ Crossings: each track keeps its joints' velocity (smoothed over matches), and is
 is predicted to be now, not where it was last seen; so two people walking past each other keep
 their ids, also when one hid the other for a few frames. A detection is also compared with its
 left/right-swapped joints (pose estimators sometimes swap a body's sides in profile views), the
-smaller distance counting.
+smaller distance counting. A detection beyond the gate still continues a track seen in the previous
+frame when one's joint box lies mostly (``min_overlap``) inside the other's: the estimator
+re-interpreted a fast or unusual pose of the same person in the same place (on a weightlifting
+clip the pose collapsed for two frames, 0.6 person sizes away). Such pairs come after every
+pose match, so a person hidden behind another does not take over the other's detection.
 """
 from __future__ import annotations
 
@@ -57,6 +61,21 @@ def person_size(keypoints: np.ndarray) -> float:
     return max(float(np.linalg.norm(points.max(axis=0) - points.min(axis=0))), 1.0)
 
 
+def box_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the smaller of the boxes around the present joints of two (V, 3) arrays that lies
+    inside the other (1 = one box holds the other)."""
+    boxes = []
+    for keypoints in (a, b):
+        present = keypoints[:, 2] > 0
+        if present.sum() < 2:
+            return 0.0
+        boxes.append((keypoints[present, :2].min(axis=0), keypoints[present, :2].max(axis=0)))
+    (low_a, high_a), (low_b, high_b) = boxes
+    overlap = np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None).prod()
+    smaller = min((high_a - low_a).prod(), (high_b - low_b).prod())
+    return float(overlap / smaller) if smaller > 0 else 0.0
+
+
 def pose_distance(a: np.ndarray, b: np.ndarray, min_shared_joints: int = 3) -> float:
     """Mean distance of the joints present in both, over the larger person's size; inf if too few."""
     shared = (a[:, 2] > 0) & (b[:, 2] > 0)
@@ -83,6 +102,7 @@ class PoseTracker:
     max_age: int = 30  # frames a lost track is kept for re-identification (1 s at 30 fps: a crossing)
     min_shared_joints: int = 3
     velocity_smoothing: float = 0.5  # weight of the previous velocity when a new match arrives
+    min_overlap: float = 0.7  # a pose that jumped beyond the gate still matches a track seen in the last frame
     tracks: list[Track] = field(default_factory=list)
     next_id: int = 0
 
@@ -98,6 +118,10 @@ class PoseTracker:
                     distance = min(distance, pose_distance(predicted, person.keypoints[mirror], self.min_shared_joints))
                 if distance <= self.max_distance:
                     cost[i, j] = distance
+                elif track.age == 0 and np.isfinite(distance):  # enough shared joints, but beyond the gate
+                    overlap = box_overlap(track.keypoints, person.keypoints)
+                    if overlap >= self.min_overlap:  # same place, pose re-estimated: after every pose match
+                        cost[i, j] = self.max_distance + 1.0 - overlap
         matched_tracks, matched_people = set(), set()
         if cost.size:
             for i, j in zip(*linear_sum_assignment(cost), strict=True):
