@@ -157,7 +157,8 @@ class MediaPipePose(PoseEstimator):
         self.name = f"mediapipe/{model}"
         self.num_poses = num_poses
         self.video = bool(video)
-        self.redetect_every = redetect_every if self.video else 0
+        # one person at most: the tracking pass's own detector already looks whenever nobody is tracked
+        self.redetect_every = redetect_every if self.video and num_poses > 1 else 0
         self.min_joint_confidence = confidences["min_joint_confidence"]
         self._bundle = str(pose_bundle(model))
         self._confidences = confidences
@@ -207,7 +208,7 @@ class MediaPipePose(PoseEstimator):
                 self._fresh_due = self._frames + (1 if len(people) > tracked else self.redetect_every)
         self._frames += 1
         return PoseFrame(layout=self.layout.name, joint_names=self.layout.joint_names, image_width=width,
-                         image_height=height, people=people, stamp_ns=stamp_ns, frame_id=frame_id,
+                         image_height=height, people=people[:self.num_poses], stamp_ns=stamp_ns, frame_id=frame_id,
                          backend=self.name)
 
     def _timestamp_ms(self, stamp_ns: int) -> int:
