@@ -81,6 +81,8 @@ def run_graph(video: Path, fast: bool, seconds: float, fast_rate_hz: float = 200
             spec.parameters["publish_annotated"] = False
         if spec.executable == "camera_node":
             spec.parameters["fast_rate_hz"] = fast_rate_hz
+            if fast:  # no action_node in this measurement: start once the pose node is up
+                spec.parameters["wait_for_publishers"] = ["skeletons"]
     rclpy.init()
     node = rclpy.create_node("live_benchmark")
     skeletons, latencies = [], []

@@ -41,7 +41,8 @@ def draw_pose_frame(image_rgb: np.ndarray, frame: PoseFrame, labels: dict[int, s
         text = person_caption(person.track_id, (labels or {}).get(person.track_id))
         if present.any():
             top = keypoints[present]
-            anchor = (int(np.min(top[:, 0])), max(int(np.min(top[:, 1])) - 8, 14))
+            # above the head, centred on the body: a box corner can lie on a neighbour's body
+            anchor = (max(int(np.median(top[:, 0])) - 12, 0), max(int(np.min(top[:, 1])) - 8, 14))
             draw_text(canvas, text, anchor, colour)
     return canvas
 
