@@ -1,5 +1,5 @@
-"""`dance-recognition bag info`: inspect a bag (like `ros2 bag info`, plus its label segments) without
-`ros2 bag`."""
+"""`dance-recognition bag info|play`: inspect a bag (like `ros2 bag info`, plus its label segments) and
+replay it, without `ros2 bag`."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bag", help="inspect rosbag2 bags (info)",
+    parser = subparsers.add_parser("bag", help="inspect (info) or replay (play) rosbag2 bags",
                                    description=__doc__.splitlines()[0])
     actions = parser.add_subparsers(dest="bag_command", required=True)
     info = actions.add_parser("info", help="topics, types, counts, rates, duration, storage and label segments")
