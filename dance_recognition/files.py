@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,13 +59,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], mod
     return path
 
 
-def check_output_file(path: str | os.PathLike, what: str) -> Path:
+def check_output_file(path: str | os.PathLike, what: str, inputs: Sequence[str | os.PathLike] = ()) -> Path:
     """One clear line (DanceRecognitionError) when ``path`` cannot become a new file: it is a
-    folder, a file stands where its folder should be, or the folder is not writable. A missing
-    folder is created (as every writer of this package does)."""
+    folder, it is one of the command's ``inputs`` (writing would destroy the file being read), a
+    file stands where its folder should be, or the folder is not writable. A missing folder is
+    created (as every writer of this package does)."""
     path = Path(path)
     if path.is_dir():
         raise DanceRecognitionError(f"the {what} {path} is a folder; give a file name")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise DanceRecognitionError(f"the {what} {path} is the input {source}: writing it would destroy the "
+                                        "input; give another file name")
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -170,3 +170,38 @@ def test_label_start_needs_a_class_name():
     result = cli("label", "--start", " ", "--wait", "0.1")
     assert result.returncode == 1
     assert "--start needs a class name" in result.stderr
+
+
+def _short_clip(path: Path) -> Path:
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (real videos) is absent")
+    from dance_recognition.media.video import VideoReader, VideoWriter
+
+    with VideoReader(data / "videos" / "ta_chi.mp4") as reader, VideoWriter(path, reader.fps,
+                                                                               reader.declared_size) as writer:
+        for index, image in enumerate(reader):
+            if index == 10:
+                break
+            writer.write(image)
+    return path
+
+
+@pytest.mark.parametrize("command", ["preview", "live", "export"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, command):
+    """`preview clip.mp4 clip.mp4` overwrote the clip while reading it (25 of 90 frames left);
+    `live --input X --annotated-video X` and `export best.pt --onnx best.pt` would do the same."""
+    if command == "export":
+        victim = tmp_path / "model.pt"
+        shutil.copy(DEMO_MODEL, victim)
+        argv = ["export", str(victim), "--onnx", str(victim)]
+    else:
+        victim = _short_clip(tmp_path / "clip.mp4")
+        argv = (["preview", str(victim), str(victim)] if command == "preview" else
+                ["live", "--input", str(victim), "--annotated-video", str(victim)])
+    before = victim.read_bytes()
+    result = cli(*argv)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f"{victim} is the input {victim}: writing it would destroy the input; give another file name")
+    assert victim.read_bytes() == before

@@ -27,7 +27,7 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError("nothing to do: give --torchscript PATH and/or --onnx PATH")
     for path, what in ((args.torchscript, "TorchScript file"), (args.onnx, "ONNX file")):
         if path is not None:
-            check_output_file(path, what)  # before minutes of tracing, not after
+            check_output_file(path, what, inputs=[args.checkpoint])  # before minutes of tracing, not after
     loaded = load_checkpoint(args.checkpoint, classes=read_class_names(args.classes))
     frames, persons, classes = loaded.card.window, loaded.card.max_persons, loaded.card.classes
     if args.torchscript:

@@ -91,7 +91,7 @@ def _live(args: argparse.Namespace) -> int:
     if args.no_annotated_video:
         record = None
     if record is not None:
-        check_output_file(record, "annotated video")
+        check_output_file(record, "annotated video", inputs=[source] if source and not is_device(source) else [])
     if args.record and Path(args.record).exists():
         raise UserError(f"{args.record} exists already; a bag is never overwritten: choose another name")
     if args.record_images and not args.record:

@@ -28,7 +28,7 @@ def _preview(args: argparse.Namespace) -> int:
     from dance_recognition.pose import create_estimator
     from dance_recognition.skeleton.tracking import PoseTracker
 
-    check_output_file(args.output, "preview")
+    check_output_file(args.output, "preview", inputs=[args.video])
     tracker = PoseTracker()
     with VideoReader(args.video) as reader, create_estimator(args.backend, **backend_options(args)) as estimator:
         still = args.output.suffix.lower() == ".png"
