@@ -54,7 +54,7 @@ def _play(args: argparse.Namespace) -> int:
 
     from dance_recognition.bags.playback import parse_remaps, select_topics
     from dance_recognition.bags.reader import open_bag
-    from dance_recognition.cli import UserError
+    from dance_recognition.errors import UserError
     from dance_recognition.ros.dds_profile import PROFILE_ENV, environment_with_profile
     from dance_recognition.ros.player import BagPlayer, PlayResult
 
