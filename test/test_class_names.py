@@ -62,7 +62,8 @@ def test_predict_and_export_print_and_store_the_given_names(files) -> None:
     named = _cli("predict", files["checkpoint"], files["sample"], "--image-size", "640", "480", "--top", "5",
                  "--classes", files["names"])
     assert named.returncode == 0, named.stderr[-2000:]
-    assert {part.rsplit(" ", 1)[0] for part in named.stdout.strip().split(", ")} == set(MOVES)
+    listed = named.stdout.strip().split("(", 1)[1].rstrip(")")  # ANSWER  (class p%, ...)
+    assert {part.rsplit(" ", 1)[0] for part in listed.split(", ")} == set(MOVES)
     wrong = _cli("predict", files["checkpoint"], files["sample"], "--classes", files["three"])
     assert wrong.returncode == 1 and "has 5 classes (fcn.weight), but 3 class names were given" in _last_line(wrong)
     onnx_path, ts_path = files["folder"] / "m.onnx", files["folder"] / "m.ts"

@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"),
                         help="image size of a .npy input in pixels (needed by kinetics-normalised models)")
     parser.add_argument("--top", type=positive_int, default=3, help="how many classes to print")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="below this probability the answer is unknown, as in action_node (default 0.5)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--mode", choices=("auto", "window", "streaming"), default="auto",
                         help="streaming: the per-frame (continual) model over the newest window frames; window: "
@@ -26,9 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_predict)
 
 
-def _print_top(probabilities, classes: list[str], top: int, prefix: str = "") -> None:
+def _print_top(probabilities, rule, top: int, prefix: str = "") -> None:
+    """``ANSWER  (class p%, class p%, ...)``: the open-set answer (a move or ``unknown``, the rule
+    action_node applies), then the most probable classes."""
     order = top_k(probabilities, top)
-    print(prefix + ", ".join(f"{classes[i]} {probabilities[i]:.1%}" for i in order))
+    listed = ", ".join(f"{rule.classes[i]} {probabilities[i]:.1%}" for i in order)
+    print(f"{prefix}{rule.decide(probabilities)[0]}  ({listed})")
+
+
+def _rule(classifier, args: argparse.Namespace):
+    """The open-set rule of this checkpoint (its background classes) at ``--threshold``."""
+    from dance_recognition.models.open_set import OpenSetRule
+
+    return OpenSetRule(classifier.classes, classifier.card.background_classes, args.threshold)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -37,6 +49,8 @@ def _predict(args: argparse.Namespace) -> int:
     from dance_recognition.models.classifier import ActionClassifier
     from dance_recognition.models.streaming_classifier import resolve_mode
 
+    if not 0 <= args.threshold <= 1:
+        raise UserError(f"--threshold {args.threshold} is not a probability in [0, 1]")
     if not args.input.is_file():
         what = "is not a file" if args.input.exists() else "does not exist"
         raise UserError(f"{args.input} {what}; give a .npy sequence or a video file")
@@ -48,7 +62,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.input.suffix == ".npy":
         sequence = _read_sequence(args.input)
         layout = args.layout or classifier.spec.layout
-        _print_top(classifier.classify(sequence, layout, image_size), classifier.classes, args.top)
+        _print_top(classifier.classify(sequence, layout, image_size), _rule(classifier, args), args.top)
         return 0
     return _predict_video(args, classifier)
 
@@ -157,20 +171,20 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
                 total[person] = total.get(person, 0) + prediction.probabilities
                 count[person] = count.get(person, 0) + 1
                 who = f"person {track_names[person]} " if len(track_names) > 1 else ""
-                _print_top(prediction.probabilities, classifier.classes, args.top,
+                _print_top(prediction.probabilities, _rule(classifier, args), args.top,
                            f"{who}{(index + 1 - window) / fps:6.2f}-{(index + 1) / fps:6.2f} s: ")
     if every == 1:
         if not latest:
             raise UserError(f"no joint is detected in the newest {window} frames of {args.input}; nothing to classify")
         for track_id, probabilities in sorted(latest.items()):
-            _print_top(probabilities, classifier.classes, args.top, f"person {track_id}: " if len(latest) > 1 else "")
+            _print_top(probabilities, _rule(classifier, args), args.top, f"person {track_id}: " if len(latest) > 1 else "")
         return 0
     if not count:
         print(f"no person detected in any window of {args.input}")
         return 1
     for person in sorted(count):
         who = f"person {track_names[person]}, " if len(track_names) > 1 else ""
-        _print_top(total[person] / count[person], classifier.classes, args.top, f"{who}whole video: ")
+        _print_top(total[person] / count[person], _rule(classifier, args), args.top, f"{who}whole video: ")
     return 0
 
 
@@ -210,7 +224,7 @@ def _classify_windows(args: argparse.Namespace, classifier, main, layout: str, f
             print(span + "no person")
             continue
         total, classified = total + probabilities, classified + 1
-        _print_top(probabilities, classifier.classes, args.top, span)
+        _print_top(probabilities, _rule(classifier, args), args.top, span)
     if classified:
-        _print_top(total / classified, classifier.classes, args.top, f"{indent}whole video: ")
+        _print_top(total / classified, _rule(classifier, args), args.top, f"{indent}whole video: ")
     return classified

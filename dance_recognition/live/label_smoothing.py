@@ -2,9 +2,10 @@
 
 Probabilities are smoothed per person with an exponential moving average (``alpha`` = weight of
 the newest prediction). The published label changes only when another class beats the current
-one by ``hysteresis`` (no flicker between two close classes), and below ``threshold`` the answer
-is an explicit unknown label rather than silence, so a subscriber can tell "not sure" from "no
-data".
+one by ``hysteresis`` (no flicker between two close classes). The label is then decided by the
+open-set rule (``models.open_set``): below ``threshold``, or for a background class (standing,
+walking...), the answer is an explicit unknown label rather than silence, so a subscriber can tell
+"no move" from "no data".
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-UNKNOWN = "unknown"
+from dance_recognition.models.open_set import UNKNOWN, OpenSetRule
 
 
 @dataclass
@@ -29,6 +30,7 @@ class LabelSmoother:
     threshold: float = 0.5
     hysteresis: float = 0.1
     unknown_label: str = UNKNOWN
+    background: frozenset[str] = frozenset()  # classes meaning "no move" (see models.open_set)
     _state: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # track -> (probs, current class)
 
     def __post_init__(self) -> None:
@@ -48,7 +50,8 @@ class LabelSmoother:
             current = best
         self._state[track_id] = (smoothed, current)
         confidence = float(smoothed[current])
-        label = self.classes[current] if confidence >= self.threshold else self.unknown_label
+        rule = OpenSetRule(self.classes, self.background, self.threshold, self.unknown_label)
+        label = rule.label(current, confidence)
         return Decision(label=label, confidence=confidence, probabilities=smoothed)
 
     def forget(self, track_id: int) -> None:

@@ -26,6 +26,7 @@ import torch
 from dance_recognition.class_names import describe_difference, placeholder_names
 from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.files import atomic_write
+from dance_recognition.models.open_set import background_classes
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
 from dance_recognition.skeleton.layouts import LAYOUTS
@@ -52,6 +53,11 @@ class ModelCard:
     max_persons: int = 2
     source: str = "dance_recognition"
     extra: dict = field(default_factory=dict)
+
+    @property
+    def background_classes(self) -> frozenset[str]:
+        """The classes meaning "no move" (standing, walking...; see models.open_set), as trained."""
+        return background_classes(self.extra, self.classes)
 
     def input_spec(self) -> InputSpec:
         """What the model takes: its layout, normalisation, window and number of persons."""

@@ -82,8 +82,9 @@ class DataSection:
     # datasets, kinetics for kinetics ones
     window: int | None = setting(None, low=1)  # None: the dataset's frames
     persons: int | None = setting(None, low=1)  # None: the dataset's persons
-    num_workers: int = setting(0, low=0, high=256)
+    num_workers: int | None = setting(None, low=0, high=256)  # None: auto (0 on a CPU, up to 8 beside a GPU)
     class_balance: bool = False  # sample classes equally often (for unbalanced datasets)
+    background_classes: list[str] = setting(factory=list)  # noqa: RUF009 (a field) classes meaning "no move"
 
 
 @dataclass
@@ -92,6 +93,7 @@ class AugmentSection:
     random_shift: bool = False  # the real frames placed at a random offset in the window
     random_move: bool = True  # slowly changing rotation, scale and translation (the reference's)
     mirror: float = setting(0.5, low=0.0, high=1.0)  # probability of a left-right mirror (swaps joints by name)
+    batched: bool = True  # random_move and mirror on whole batches on the training device (false: per sample)
 
 
 @dataclass
@@ -121,6 +123,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     early_stopping: int = setting(0, low=0)  # stop after this many epochs without a better val accuracy (0: never)
+    precision: str = setting("fp32", choices=("fp32", "bf16"))  # bf16: autocast of forward pass and loss
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     augment: AugmentSection = field(default_factory=AugmentSection)

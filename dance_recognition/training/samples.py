@@ -41,6 +41,8 @@ class TrainingSamples(torch.utils.data.Dataset):
         else:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             a = self.augmentation
+            # with augment.batched, random_move and mirror run on whole batches on the device instead
             data = augment(data, self.spec.window, self.spec.layout, rng, choose=a.random_choose,
-                           shift=a.random_shift, move=a.random_move, mirror_probability=a.mirror)
+                           shift=a.random_shift, move=a.random_move and not a.batched,
+                           mirror_probability=0.0 if a.batched else a.mirror)
         return torch.from_numpy(data), label

@@ -34,9 +34,11 @@ from dance_recognition.errors import DanceRecognitionError
 from dance_recognition.files import atomic_write
 from dance_recognition.models.checkpoint import ModelCard, save_atomically, save_checkpoint
 from dance_recognition.models.device import resolve_device
+from dance_recognition.models.open_set import BACKGROUND_KEY
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.skeleton.conversion import conversion_plan
 from dance_recognition.skeleton.preparation import InputSpec
+from dance_recognition.training.batch_augmentation import BatchAugmenter
 from dance_recognition.training.config import (
     RESUMABLE_SETTINGS,
     RUN_CONFIG_FILE,
@@ -125,6 +127,13 @@ def check_dataset(dataset: SkeletonDataset, config: TrainConfig) -> tuple[InputS
             conversion_plan(dataset.layout, layout)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+    unknown = [name for name in config.data.background_classes if name not in dataset.class_names]
+    if unknown:
+        known = ", ".join(dataset.class_names[:12]) + ("..." if len(dataset.class_names) > 12 else "")
+        raise ConfigError(f"data.background_classes names {', '.join(unknown)}, which the dataset does not have "
+                          f"(its classes: {known})")
+    if set(dataset.class_names) <= set(config.data.background_classes):
+        raise ConfigError("data.background_classes names every class: the model could never name a move")
     coordinates = dataset.header.coordinates
     normalization = config.data.normalization or ("body_centred" if coordinates == "pixels" else "kinetics")
     if coordinates == "kinetics" and normalization != "kinetics":
@@ -191,10 +200,34 @@ def make_loader(samples: TrainingSamples, config: TrainConfig, epoch: int, train
         sampler = torch.utils.data.distributed.DistributedSampler(
             samples, num_replicas=distributed.world, rank=distributed.rank, shuffle=True, seed=config.seed)
         sampler.set_epoch(epoch)
+    device = resolve_device(config.device)
     return torch.utils.data.DataLoader(
         samples, batch_size=config.batch_size, shuffle=train and sampler is None, sampler=sampler,
-        generator=generator, num_workers=config.data.num_workers, drop_last=False,
-        persistent_workers=False, pin_memory=False)
+        generator=generator, num_workers=loader_workers(config, device), drop_last=False,
+        persistent_workers=False, pin_memory=device.type == "cuda")
+
+
+def loader_workers(config: TrainConfig, device: torch.device) -> int:
+    """``data.num_workers``, or when null (auto): none on a CPU (the model needs every core and the
+    batched augmentation left little to load), up to 8 beside a GPU (one core kept for the loop)."""
+    if config.data.num_workers is not None:
+        return int(config.data.num_workers)
+    if device.type != "cuda":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+@dataclass
+class StepOptions:
+    """How each training step runs beyond forward/backward: a frozen backbone, batched
+    augmentation on the device, bf16 autocast."""
+
+    freezer: BackboneFreezer | None = None
+    augmenter: BatchAugmenter | None = None
+    bf16: bool = False
+
+
+PROGRESS_EVERY = 10  # batches between progress-bar updates (each one waits for the device)
 
 
 # ---------------------------------------------------------------- saving
@@ -217,6 +250,7 @@ def _save_model(path: Path, model: nn.Module, spec: InputSpec, dataset: Skeleton
     card = ModelCard(config=network.config, classes=list(dataset.class_names), normalization=spec.normalization,
                      window=spec.window, max_persons=spec.persons,
                      extra={"dataset": str(dataset.root), "epoch": epoch, "val_accuracy": val_accuracy,
+                            BACKGROUND_KEY: list(config.data.background_classes),
                             "train_config": json.dumps(config.to_dict())})
     try:
         save_checkpoint(path, network, card)
@@ -239,32 +273,43 @@ def _agree_to_stop(stop: bool, distributed: Distributed) -> bool:
 # ---------------------------------------------------------------- one epoch
 
 def train_epoch(model: nn.Module, loader, optimizer, device: torch.device, epoch: int, epochs: int,
-                show_progress: bool, freezer: BackboneFreezer | None = None) -> dict:
-    if freezer is None:
+                show_progress: bool, options: StepOptions | None = None) -> dict:
+    """One pass over ``loader``. Loss and accuracy are summed on the device and read once at the
+    end (and every PROGRESS_EVERY batches for the bar), so a GPU is never stalled per step."""
+    options = options or StepOptions()
+    if options.freezer is None:
         model.train()
     else:
-        freezer.train_mode()
+        options.freezer.train_mode()
     criterion = nn.CrossEntropyLoss()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
     started = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, disable=not show_progress)
-    for batch, target in bar:
+    for index, (batch, target) in enumerate(bar):
         batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        if options.augmenter is not None:
+            batch = options.augmenter(batch, index)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(batch)
-        loss = criterion(logits, target)
-        if not torch.isfinite(loss):
-            raise DanceRecognitionError(f"the loss became {loss.item()} in epoch {epoch + 1}: lower optim.lr "
-                                        "(or check the data for extreme values)")
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
+            logits = model(batch)
+        loss = criterion(logits.float(), target)
         loss.backward()
         optimizer.step()
-        total_loss += loss.item() * len(target)
-        correct += int((logits.argmax(1) == target).sum())
+        total_loss += loss.detach() * len(target)
+        correct += (logits.detach().argmax(1) == target).sum()
         seen += len(target)
-        rate = seen / (time.perf_counter() - started)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", samples_s=f"{rate:.0f}")
+        if show_progress and index % PROGRESS_EVERY == 0:
+            rate = seen / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{int(correct) / seen:.3f}",
+                            samples_s=f"{rate:.0f}")
+    mean_loss = float(total_loss) / max(seen, 1)
+    if not math.isfinite(mean_loss):
+        raise DanceRecognitionError(f"the loss became {mean_loss} in epoch {epoch + 1}: lower optim.lr "
+                                    "(or check the data for extreme values)")
     elapsed = time.perf_counter() - started
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+    return {"train_loss": mean_loss, "train_accuracy": int(correct) / max(seen, 1),
             "samples_per_second": seen / max(elapsed, 1e-9), "epoch_seconds": elapsed}
 
 
@@ -351,6 +396,11 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_samples = TrainingSamples(dataset, train_indices, spec, config.augment, seed=config.seed)
+    augment = config.augment
+    augmenter = BatchAugmenter(spec.layout, augment.random_move, augment.mirror, config.seed) \
+        if augment.batched else None
+    options = StepOptions(freezer=freezer, augmenter=augmenter if augmenter and augmenter.active else None,
+                          bf16=config.precision == "bf16")
     val_samples = TrainingSamples(dataset, val_indices, spec, None)
     if len(val_indices) == 0 and distributed.main:
         log.warning("no validation split: best.pt is chosen by training accuracy")
@@ -363,13 +413,15 @@ def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, res
                 group["lr"] = rates[group["name"]]
             freezer.set(epoch < config.finetune.freeze_backbone_epochs)
             train_samples.set_epoch(epoch)
+            if augmenter is not None:
+                augmenter.set_epoch(epoch)
             record = {"epoch": epoch + 1, "lr": rates["backbone"]}
             if config.finetune.head_lr is not None:
                 record["head_lr"] = rates["head"]
             if freezer.frozen:
                 record["backbone_frozen"] = True
             record |= train_epoch(model, make_loader(train_samples, config, epoch, True, distributed), optimizer,
-                                  device, epoch, config.epochs, show_progress and distributed.main, freezer)
+                                  device, epoch, config.epochs, show_progress and distributed.main, options)
             stop = False
             if distributed.main:
                 stop = _finish_epoch(record, model, optimizer, output, config, spec, dataset, val_samples, device,

@@ -155,7 +155,8 @@ class ActionNode(Node):
     def _smoother(self) -> LabelSmoother:
         return LabelSmoother(self.classifier.classes, alpha=self.config["smoothing"],
                              threshold=self.config["threshold"], hysteresis=self.config["hysteresis"],
-                             unknown_label=ActionLabel.UNKNOWN_LABEL)
+                             unknown_label=ActionLabel.UNKNOWN_LABEL,
+                             background=self.classifier.card.background_classes)
 
     def _check_change(self, changes: dict[str, Any], proposed: dict[str, Any]) -> str | None:
         """Runs in the SetParameters call: a model that does not load is refused, the old one stays."""
