@@ -177,7 +177,8 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
         if not latest:
             raise UserError(f"no joint is detected in the newest {window} frames of {args.input}; nothing to classify")
         for track_id, probabilities in sorted(latest.items()):
-            _print_top(probabilities, _rule(classifier, args), args.top, f"person {track_id}: " if len(latest) > 1 else "")
+            who = f"person {track_id}: " if len(latest) > 1 else ""
+            _print_top(probabilities, _rule(classifier, args), args.top, who)
         return 0
     if not count:
         print(f"no person detected in any window of {args.input}")
