@@ -9,7 +9,8 @@ One rule for ``predict`` and the action node, so the offline tool and the robot 
 
 A model without background classes can only say "unsure" (rule 3): anyone in view is pushed
 towards some dance. Training with background classes (``data.background_classes``) gives the
-model a way to say "no move" with confidence; the demo model is trained so.
+model a way to say "no move" with confidence. (The packaged demo model predates these classes:
+it has no background class, so only rule 3 applies to it.)
 """
 from __future__ import annotations
 
