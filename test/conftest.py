@@ -68,3 +68,25 @@ def installed_cli() -> list[str]:
     if not wrapper.is_file():
         pytest.fail(f"{wrapper} is missing: run scripts/setup.sh (it installs the entry points)")
     return [str(wrapper)]
+
+
+@pytest.fixture()
+def processes(tmp_path: Path):
+    """Node processes for one test, their logs in its tmp_path; all stopped at teardown."""
+    from node_processes import Processes
+
+    started = Processes(tmp_path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture()
+def probe():
+    """An rclpy node in the test process, in this run's ROS domain, to publish and listen."""
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node("test_probe")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()

@@ -23,7 +23,7 @@ from std_msgs.msg import String
 
 from dance_recognition.data.synthetic import generate_move
 from dance_recognition.models.checkpoint import load_checkpoint
-from dance_recognition.ros.graph import LiveArguments, NodeSpec, command, live_graph
+from dance_recognition.ros.graph import LiveArguments
 from dance_recognition.ros.nodes.action_node import default_checkpoint
 from dance_recognition.ros.skeleton_conversions import ns_to_stamp, pose_frame_to_msg, stamp_to_ns
 from dance_recognition.skeleton.layouts import NTU_RGBD_25, OPENPOSE_COCO_18
@@ -38,54 +38,6 @@ def video() -> Path:
     if data is None:
         pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     return data / "videos" / "ta_chi.mp4"
-
-
-class Processes:
-    """Node processes with their output captured to files; all killed at teardown."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.running = folder, {}
-
-    def start(self, executable: str, parameters: dict | None = None, arguments: LiveArguments | None = None,
-              extra: list[str] | None = None) -> subprocess.Popen:
-        arguments = arguments or LiveArguments()
-        graph = {spec.executable: spec for spec in live_graph(LiveArguments(**{**vars(arguments), "reaction": True}))}
-        spec = graph.get(executable, NodeSpec(executable, executable))
-        spec.parameters.update(parameters or {})
-        log = (self.folder / f"{executable}.log").open("w")
-        process = subprocess.Popen([*command(spec, arguments), *(extra or [])], stdout=log,
-                                   stderr=subprocess.STDOUT)
-        self.running[executable] = process
-        return process
-
-    def log(self, executable: str) -> str:
-        return (self.folder / f"{executable}.log").read_text()
-
-    def stop(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in self.running.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture()
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop()
-
-
-@pytest.fixture()
-def probe():
-    rclpy.init()
-    node = rclpy.create_node("test_probe")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def spin_until(node, condition: Callable[[], bool], timeout_s: float, alive: list | None = None) -> bool:

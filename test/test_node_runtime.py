@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from conftest import shared_data_dir
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from diagnostic_msgs.msg import DiagnosticArray
@@ -19,7 +18,7 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
-from test_live_nodes import Processes, _skeleton, spin_until
+from test_live_nodes import _skeleton, spin_until
 from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.data.synthetic import generate_move
@@ -33,20 +32,6 @@ pytestmark = pytest.mark.slow
 FRAME_NS = 33_333_333
 
 
-@pytest.fixture()
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop()
-
-
-@pytest.fixture()
-def probe():
-    rclpy.init()
-    node = rclpy.create_node("runtime_probe")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def _publish_move(probe, publisher, start_ns: int, frames: int = 64, seed: int = 0) -> None:

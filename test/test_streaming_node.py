@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rclpy
 import torch
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile
-from test_live_nodes import Processes, _skeleton, spin_until
+from test_live_nodes import _skeleton, spin_until
 from test_stgcn import randomise
 
 from dance_recognition.data.synthetic import generate_move
@@ -26,20 +25,6 @@ FRAME_NS = 33_333_333
 CLASSES = ["a", "b", "c", "d"]
 
 
-@pytest.fixture()
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop()
-
-
-@pytest.fixture()
-def probe():
-    rclpy.init()
-    node = rclpy.create_node("streaming_probe")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def test_action_node_streams_an_unpadded_checkpoint_exactly(processes, probe, tmp_path) -> None:

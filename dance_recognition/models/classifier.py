@@ -37,7 +37,25 @@ def check_has_person(sequence: np.ndarray) -> None:
                             "nothing to classify")
 
 
-class ActionClassifier:
+class CheckpointInputs:
+    """What every inference form (window or streaming) answers from its checkpoint alone: the
+    class names, and whether keypoints of a layout can feed it. Subclasses set ``card``/``spec``."""
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    def accepts(self, layout: str) -> None:
+        """Raises InputMismatchError when keypoints of ``layout`` cannot feed this model."""
+        if layout != self.spec.layout:
+            try:
+                conversion_plan(layout, self.spec.layout)
+            except (ValueError, KeyError) as error:
+                reason = error.args[0] if isinstance(error, KeyError) else error
+                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {reason}") from None
+
+
+class ActionClassifier(CheckpointInputs):
     def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", classes: list[str] | None = None) -> None:
         self.device = resolve_device(device)
         loaded = load_checkpoint(checkpoint, device=self.device, classes=classes)
@@ -55,19 +73,6 @@ class ActionClassifier:
                 self.spec = dataclasses.replace(self.spec, window=config.used_frames(self.spec.window))
             except ValueError as error:
                 raise CheckpointError(f"{checkpoint}: {error}") from None
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.card.classes)
-
-    def accepts(self, layout: str) -> None:
-        """Raises InputMismatchError when keypoints of ``layout`` cannot feed this model."""
-        if layout != self.spec.layout:
-            try:
-                conversion_plan(layout, self.spec.layout)
-            except (ValueError, KeyError) as error:
-                reason = error.args[0] if isinstance(error, KeyError) else error
-                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {reason}") from None
 
     @torch.inference_mode()
     def predict_batch(self, inputs: np.ndarray) -> np.ndarray:

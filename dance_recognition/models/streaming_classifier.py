@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from dance_recognition.models.checkpoint import load_checkpoint
+from dance_recognition.models.classifier import CheckpointInputs
 from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCNConfig
 from dance_recognition.models.streaming import StreamingSTGCN, script_streaming
-from dance_recognition.skeleton.conversion import conversion_plan, convert_keypoints
+from dance_recognition.skeleton.conversion import convert_keypoints
 from dance_recognition.skeleton.normalization import body_centred, normalize, torso_lengths
-from dance_recognition.skeleton.preparation import InputMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def resolve_mode(checkpoint: str | os.PathLike, mode: str) -> str:
     return "streaming" if supports_exact_streaming(padded) else "window"
 
 
-class StreamingClassifier:
+class StreamingClassifier(CheckpointInputs):
     """``every``: frames between predictions; ``window``: frames per prediction (0: the
     checkpoint's, raised to the receptive field for padded checkpoints trained on shorter windows)."""
 
@@ -85,18 +85,6 @@ class StreamingClassifier:
             state = self.initial_state(batch)
             for phase in list(range(self.plan.every)) * 3:
                 _probabilities, state = self.step(zeros.expand(batch, -1, -1), phase, state)
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.card.classes)
-
-    def accepts(self, layout: str) -> None:
-        """Raises InputMismatchError when keypoints of ``layout`` cannot feed this model."""
-        if layout != self.spec.layout:
-            try:
-                conversion_plan(layout, self.spec.layout)
-            except ValueError as error:
-                raise InputMismatchError(f"this model takes {self.spec.layout} keypoints: {error}") from None
 
     def convert(self, keypoints: np.ndarray, layout: str) -> np.ndarray:
         """(B, V, 3) pixel keypoints of ``layout`` -> the model's layout (missing: confidence 0)."""
