@@ -166,6 +166,15 @@ def test_predict_refuses_a_non_numeric_array(tmp_path):
     assert "holds <U1 values; expected numbers" in result.stderr
 
 
+@pytest.mark.parametrize("option", [["--rate", "nan"], ["--rate", "inf"], ["--start-offset", "nan"],
+                                    ["--clock", "inf"]])
+def test_bag_play_refuses_non_finite_numbers(talker_copy, option):
+    # --rate nan passed the "<= 0" check and played forever, deaf to SIGTERM
+    result = cli("bag", "play", str(talker_copy), *option)
+    assert result.returncode == 1
+    assert "--rate must be a positive number" in result.stderr
+
+
 def test_label_start_needs_a_class_name():
     result = cli("label", "--start", " ", "--wait", "0.1")
     assert result.returncode == 1

@@ -47,6 +47,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _play(args: argparse.Namespace) -> int:
+    import math
     import os
 
     import rclpy
@@ -58,8 +59,9 @@ def _play(args: argparse.Namespace) -> int:
     from dance_recognition.ros.dds_profile import PROFILE_ENV, environment_with_profile
     from dance_recognition.ros.player import BagPlayer, PlayResult
 
-    if args.rate <= 0 or args.start_offset < 0 or args.clock < 0:
-        raise UserError("--rate must be positive, --start-offset and --clock not negative")
+    numbers = (args.rate, args.start_offset, args.clock)
+    if not all(math.isfinite(value) for value in numbers) or args.rate <= 0 or args.start_offset < 0 or args.clock < 0:
+        raise UserError("--rate must be a positive number, --start-offset and --clock finite and not negative")
     remaps = parse_remaps(args.remap)
     with open_bag(args.bag) as bag:
         topics = select_topics(bag, args.topics)
