@@ -8,7 +8,7 @@ from conftest import shared_data_dir
 from dance_recognition.msg import ActionLabel, Skeleton
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Header
-from test_live_nodes import probe, processes, spin_until  # noqa: F401 (fixtures)
+from test_live_nodes import spin_until
 
 from dance_recognition.live.track_labels import TrackLabels
 from dance_recognition.pose import create_estimator
@@ -25,7 +25,7 @@ def two_person_video():
 
 
 @pytest.mark.slow
-def test_two_people_give_two_tracks_of_action_labels(two_person_video, processes, probe, tmp_path) -> None:  # noqa: F811
+def test_two_people_give_two_tracks_of_action_labels(two_person_video, processes, probe, tmp_path) -> None:
     params = tmp_path / "mine.yaml"
     params.write_text("/**/action_node:\n  ros__parameters:\n    stride: 2\n"
                       "/**/camera_node:\n  ros__parameters:\n    max_width: 480\n")
