@@ -86,6 +86,11 @@ def run_node(factory: Callable[[], Node], argv: Sequence[str] | None = None, thr
         _spin(node, executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if node is None and not rclpy.ok():
+            pass  # a signal shut the context down while the node was being built: a stop, not a fault
+        else:
+            raise
     finally:
         _ignore_stop_signals()
         if node is not None:

@@ -117,7 +117,10 @@ class CameraNode(Node):
     def _graph_listens(self) -> bool:
         """image_raw has a subscriber, and each of ``wait_for_publishers`` a publisher (names
         resolved with this node's namespace and remappings)."""
-        if self.image_publisher.get_subscription_count() == 0:
+        matched = self.image_publisher.get_subscription_count()
+        # every image_raw subscription the graph knows of must be MATCHED too: a viewer's (or a
+        # test probe's) match alone let the first frame go out before pose_node's was ready
+        if matched == 0 or matched < self.count_subscribers(self.image_publisher.topic_name):
             return False
         return all(self.count_publishers(self.resolve_topic_name(topic)) > 0
                    for topic in self.config["wait_for_publishers"] if topic)
