@@ -33,8 +33,14 @@ from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import READ_ONLY_NOTE, declare, log_configuration
 
+# The camera sees that pose_node and action_node exist (their publishers), not that the
+# publishers feeding THEM have matched their subscriptions, which completes moments later:
+# playing a file this long after the graph looks connected keeps its first frames.
+GRAPH_SETTLE_S = 0.5
 
 class CameraNode(Node):
+    _connected_at: float | None = None
+
     def __init__(self) -> None:
         super().__init__("camera_node")
         config = {
@@ -97,10 +103,16 @@ class CameraNode(Node):
         now = time.monotonic()
         if now < self._next_publish or self.finished:
             return
-        if (self.config["wait_for_subscriber"] and not self.source.device and self.source.frames_read == 0
-                and not self._graph_listens()):
-            self._next_publish = now  # pacing starts with the first frame, no burst to catch up the wait
-            return  # a file is not live: do not play it to nobody, nor to half a graph
+        if self.config["wait_for_subscriber"] and not self.source.device and self.source.frames_read == 0:
+            if not self._graph_listens():
+                self._connected_at = None
+                self._next_publish = now  # pacing starts with the first frame, no burst to catch up the wait
+                return  # a file is not live: do not play it to nobody, nor to half a graph
+            if self._connected_at is None:
+                self._connected_at = now
+            if now - self._connected_at < GRAPH_SETTLE_S:
+                self._next_publish = now
+                return
         image = self.source.read()
         if image is None:
             if self.source.finished:
