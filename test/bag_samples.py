@@ -65,7 +65,8 @@ class SampleBag:
 
 def write_moves_bag(path: Path, moves: list[tuple[str, int]], storage: str = "mcap", fps: float = 30.0,
                     tracks: tuple[int, ...] = (0,), events: bool = True, seed: int = 0,
-                    extra_topics: bool = True, flush_every: int = 0) -> SampleBag:
+                    extra_topics: bool = True, flush_every: int = 0, max_bytes: int = 0,
+                    max_duration_s: float = 0.0) -> SampleBag:
     """Consecutive moves (label, frames) performed by every track, with START events at each move
     (a labeller switching keys) and a STOP at the end; receive stamps 5 ms after the header stamps."""
     rng = np.random.default_rng(seed)
@@ -76,7 +77,7 @@ def write_moves_bag(path: Path, moves: list[tuple[str, int]], storage: str = "mc
                                frames, rng) for label, frames in moves]
         sequences[track_id] = np.concatenate(parts)
     result = SampleBag(path, total)
-    with BagWriter(path, storage) as writer:
+    with BagWriter(path, storage, max_bytes=max_bytes, max_duration_s=max_duration_s) as writer:
         writer.add_topic("/skeletons", SKELETON, [qos_profile(reliable=True)])
         writer.add_topic("/labels", LABEL_EVENT, [qos_profile(reliable=True)])
         if extra_topics:

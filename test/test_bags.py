@@ -20,6 +20,7 @@ from dance_recognition.bags.info import info_lines
 from dance_recognition.bags.keymap import Press
 from dance_recognition.bags.labels import LabelEvent as Event
 from dance_recognition.bags.labels import LabelSegment, check_segments, segments_from_events
+from dance_recognition.bags.writer import check_split
 from dance_recognition.data.dataset import SkeletonDataset
 from dance_recognition.data.extract import ExtractConfig
 
@@ -80,6 +81,71 @@ def test_written_bag_reads_back_identically(tmp_path, storage):
         with Reader(sample.path) as reader:
             theirs = [(c.topic, t, bytes(d)) for c, t, d in reader.messages()]
         assert sorted(theirs) == sorted(ours)
+
+
+def _independent_read(mcap_file: Path) -> list[tuple[str, int, bytes]]:
+    """Every message of one .mcap file through mcap + mcap-ros2-support (summary and footer required)."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    with mcap_file.open("rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_summary() is not None, f"{mcap_file.name} has no summary: not closed"
+        return [(channel.topic, message.log_time, message.data)
+                for _, channel, message, decoded in reader.iter_decoded_messages()]
+
+
+@pytest.mark.parametrize(("storage", "split"), [("mcap", {"max_bytes": 86016}), ("mcap", {"max_duration_s": 1.0}),
+                                                ("sqlite3", {"max_duration_s": 2.0})])
+def test_split_bag_files_are_each_complete_and_listed_in_one_metadata(tmp_path, storage, split):
+    """Like ``ros2 bag record -b/-d``: <name>_0, <name>_1... each a complete file, one metadata.yaml
+    listing them; the whole reads back as the unsplit bag, and converts to the same samples."""
+    import yaml
+
+    whole = write_moves_bag(tmp_path / "whole", MOVES, storage=storage)
+    sample = write_moves_bag(tmp_path / "take", MOVES, storage=storage, **split)
+    suffix = ".mcap" if storage == "mcap" else ".db3"
+    files = sorted(sample.path.glob(f"*{suffix}"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+    assert len(files) >= 2 and [f.name for f in files] == [f"take_{n}{suffix}" for n in range(len(files))]
+    info = yaml.safe_load((sample.path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["relative_file_paths"] == [f.name for f in files]
+    assert [entry["path"] for entry in info["files"]] == [f.name for f in files]
+    with open_bag(whole.path) as bag:
+        expected = sorted((m.topic, m.log_time_ns, m.data) for m in bag.messages())
+    assert sum(entry["message_count"] for entry in info["files"]) == info["message_count"] == len(expected)
+    if storage == "mcap":
+        parts = [_independent_read(file) for file in files]
+        if "max_bytes" in split:  # a file is closed before it passes the size (one message may end it past)
+            assert all(file.stat().st_size < 86016 + 20_000 for file in files[:-1])
+    else:
+        from rosbags.rosbag2 import Reader
+
+        parts = []
+        for file in files:
+            with Reader(file) as reader:
+                parts.append([(c.topic, t, bytes(d)) for c, t, d in reader.messages()])
+    for entry, part in zip(info["files"], parts, strict=True):
+        assert entry["message_count"] == len(part) > 0
+        assert entry["starting_time"]["nanoseconds_since_epoch"] == min(t for _, t, _ in part)
+    assert sorted(m for part in parts for m in part) == expected
+    with open_bag(sample.path) as bag:
+        assert not bag.notes and bag.message_count == len(expected)
+        ours = [(m.topic, m.log_time_ns, m.data) for m in bag.messages()]
+        assert [t for _, t, _ in ours] == sorted(t for _, t, _ in ours)  # files merged in time order
+        assert sorted(ours) == expected
+        assert f"Messages:          {len(expected)}" in info_lines(bag)
+    converted = [bags_to_dataset([path], tmp_path / f"out-{path.name}", config()) for path in (whole.path, sample.path)]
+    counts = [len(SkeletonDataset(tmp_path / f"out-{path.name}")) for path in (whole.path, sample.path)]
+    assert counts[0] == counts[1] > 0 and converted[1].failed == converted[0].failed == {}
+    assert converted[0].windows_per_class == converted[1].windows_per_class
+
+
+def test_split_limits_are_checked():
+    with pytest.raises(BagError, match="at least 86016 bytes"):
+        check_split(1000, 0.0)
+    with pytest.raises(BagError, match="max bag duration"):
+        check_split(0, -1.0)
+    check_split(0, 0.0)
 
 
 def test_writer_refuses_existing_path_and_unknown_type(tmp_path):

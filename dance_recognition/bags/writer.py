@@ -11,9 +11,16 @@ and adds what a recorder needs:
   with this package's reader (which recovers a file without its footer/metadata.yaml, see
   ``reader``) and holds every message received up to the last flush.
 - statistics per topic (messages, bytes, receive-time range, header stamps out of order).
+- splitting, like ``ros2 bag record -b/-d``: with ``max_bytes`` or ``max_duration_s`` the bag is
+  written as ``<name>_0.mcap``, ``<name>_1.mcap``... (``.db3`` for SQLite3). A file is closed
+  (index and footer written: it is a complete bag file on its own) before the message that
+  would take it past the size or duration goes into the next one; ``close`` writes one
+  ``metadata.yaml`` listing every file (``relative_file_paths``, and ``files`` with each one's
+  start, duration and message count). The size is the file's bytes on disk plus its pending
+  chunk (MCAP) or the message bytes stored in it (SQLite3). Readers merge the files by time.
 
 The rosbags writer's storage object (``Writer.storage``, pinned rosbags 0.11.9) is reached for
-``flush`` only: rosbags itself flushes only at close.
+``flush`` and to start a split's file (rosbags writes one file per bag and flushes only at close).
 """
 from __future__ import annotations
 
@@ -23,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2 import CompressionMode, StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.metadata import dump_qos_v9
 
 from dance_recognition.bags.errors import BagError
 from dance_recognition.bags.typestore import writing_typestore
@@ -31,6 +39,43 @@ from dance_recognition.bags.typestore import writing_typestore
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 FORMAT_VERSION = 9
 _STAMP = struct.Struct("<iI")  # std_msgs/Header.stamp: first field of a little-endian CDR message
+MIN_SPLIT_BYTES = 86016  # the smallest --max-bag-size `ros2 bag record` accepts
+
+
+class _FileFolder(type(Path())):
+    """The bag folder, presented to a rosbags storage writer under another name.
+
+    rosbags' storage writers name their file ``<folder>/<folder name>.<ext>``; a split file must be
+    ``<folder>/<name>_<n>.<ext>``, so the folder is handed over with ``name`` answering that stem.
+    """
+
+    _stem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self._stem if self._stem is not None else super().name
+
+
+def _folder_named(folder: Path, stem: str) -> Path:
+    named = _FileFolder(folder)
+    named._stem = stem
+    return named
+
+
+@dataclass
+class FileStats:
+    """One storage file of a (split) bag, as metadata.yaml's ``files`` lists it."""
+
+    path: str
+    messages: int = 0
+    bytes: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+    def metadata(self) -> dict:
+        start = self.first_ns or 0
+        return {"path": self.path, "starting_time": {"nanoseconds_since_epoch": start},
+                "duration": {"nanoseconds": max(0, (self.last_ns or start) - start)}, "message_count": self.messages}
 
 
 def qos_profile(reliable: bool = True, transient_local: bool = False, depth: int = 0) -> Qos:
@@ -54,24 +99,62 @@ class TopicStats:
     _last_stamp: int | None = None
 
 
+def _qos_text(profiles: list[Qos]) -> str:
+    """Offered QoS profiles as rosbags' writer stores them in a storage file (YAML block text)."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    stream, dumper = StringIO(), YAML(typ="safe")
+    dumper.default_flow_style = False
+    dumper.dump(dump_qos_v9(list(profiles)), stream)
+    return stream.getvalue().strip()
+
+
+def check_split(max_bytes: int, max_duration_s: float) -> None:
+    """One clear error for split limits ``ros2 bag record`` would refuse too (0 means no limit)."""
+    if max_bytes < 0 or (0 < max_bytes < MIN_SPLIT_BYTES):
+        raise BagError(f"max bag size {max_bytes} bytes: give 0 (no split) or at least {MIN_SPLIT_BYTES} bytes")
+    if not max_duration_s >= 0 or max_duration_s == float("inf"):
+        raise BagError(f"max bag duration {max_duration_s} s: give 0 (no split) or a positive number of seconds")
+
+
 class BagWriter:
     """``add_topic`` then ``write`` raw CDR messages; ``close`` writes the index and metadata.yaml."""
 
-    def __init__(self, path: str | Path, storage: str = "mcap") -> None:
+    def __init__(self, path: str | Path, storage: str = "mcap", max_bytes: int = 0,
+                 max_duration_s: float = 0.0) -> None:
         self.path = Path(path)
         if storage not in STORAGES:
             raise BagError(f"unknown storage {storage!r}; choose {' or '.join(STORAGES)}")
         if self.path.exists():
             raise BagError(f"{self.path} exists already; a bag is never overwritten: choose another name")
+        check_split(max_bytes, max_duration_s)
         self.storage = storage
+        self.max_bytes = int(max_bytes)
+        self.max_duration_ns = int(max_duration_s * 1e9)
         self._writer = Writer(self.path, version=FORMAT_VERSION, storage_plugin=STORAGES[storage])
+        self.files: list[FileStats] = []
         try:
-            self._writer.open()
+            if self.splitting:
+                self.path.mkdir(mode=0o755, parents=True)  # what Writer.open does, with the first split's name
+                self._writer.storage = self._new_storage(0)
+            else:
+                self._writer.open()
         except (WriterError, OSError) as error:
             raise BagError(f"cannot create the bag {self.path}: {error}") from None
+        self.files.append(FileStats(self._writer.storage.path.name))
         self._connections: dict[str, Connection] = {}
         self.stats: dict[str, TopicStats] = {}
         self.closed = False
+
+    @property
+    def splitting(self) -> bool:
+        return bool(self.max_bytes or self.max_duration_ns)
+
+    def _new_storage(self, index: int):
+        plugin = Writer.STORAGE_PLUGINS[STORAGES[self.storage]]
+        return plugin(_folder_named(self.path, f"{self.path.name}_{index}"), CompressionMode.NONE)
 
     def add_topic(self, topic: str, msgtype: str, qos: list[Qos] | None = None, msgdef: str | None = None,
                   type_hash: str | None = None) -> None:
@@ -98,7 +181,16 @@ class BagWriter:
 
     def write(self, topic: str, log_time_ns: int, data: bytes) -> None:
         """Stores one serialized message received at ``log_time_ns`` (ns since the epoch)."""
-        self._writer.write(self._connections[topic], int(log_time_ns), data)
+        log_time_ns = int(log_time_ns)
+        current = self.files[-1]
+        if self.splitting and current.messages and self._file_full(current, log_time_ns):
+            self._split()
+            current = self.files[-1]
+        self._writer.write(self._connections[topic], log_time_ns, data)
+        current.messages += 1
+        current.bytes += len(data)
+        current.first_ns = log_time_ns if current.first_ns is None else min(current.first_ns, log_time_ns)
+        current.last_ns = log_time_ns if current.last_ns is None else max(current.last_ns, log_time_ns)
         stats = self.stats[topic]
         stats.messages += 1
         stats.bytes += len(data)
@@ -110,6 +202,39 @@ class BagWriter:
             if stats._last_stamp is not None and stamp < stats._last_stamp:
                 stats.out_of_order += 1
             stats._last_stamp = stamp if stats._last_stamp is None else max(stamp, stats._last_stamp)
+
+    def _file_full(self, current: FileStats, log_time_ns: int) -> bool:
+        """Whether the next message must go into a new file (``ros2 bag record -b/-d``)."""
+        if self.max_duration_ns and current.first_ns is not None and log_time_ns - current.first_ns >= \
+                self.max_duration_ns:
+            return True
+        if not self.max_bytes:
+            return False
+        storage = self._writer.storage
+        size = storage.bio.tell() + storage.chunk.bio.tell() if self.storage == "mcap" else current.bytes
+        return size >= self.max_bytes
+
+    def _split(self) -> None:
+        """Closes the current file (index, footer: complete on its own) and goes on in the next one,
+        with every topic and definition registered again."""
+        writer = self._writer
+        writer.storage.close(FORMAT_VERSION, self._file_metadata(self.files[-1]))
+        writer.storage = self._new_storage(len(self.files))
+        self.files.append(FileStats(writer.storage.path.name))
+        added: set[str] = set()
+        for connection in writer.connections:
+            if connection.msgtype not in added:
+                writer.storage.add_msgtype(connection)
+                added.add(connection.msgtype)
+            writer.storage.add_connection(connection, _qos_text(connection.ext.offered_qos_profiles))
+
+    def _file_metadata(self, file: FileStats) -> str:
+        """The rosbag2 metadata a storage file carries of itself (MCAP metadata record, SQLite table)."""
+        import yaml
+
+        info = {"version": FORMAT_VERSION, "storage_identifier": self.storage, "relative_file_paths": [file.path],
+                "files": [file.metadata()], "message_count": file.messages}
+        return yaml.safe_dump(info, sort_keys=False).strip()
 
     def flush(self) -> None:
         """Makes every message written so far durable on disk (see the module docstring)."""
@@ -130,6 +255,25 @@ class BagWriter:
             return
         self.closed = True
         self._writer.close()
+        if self.splitting:
+            self._write_split_metadata()
+
+    def _write_split_metadata(self) -> None:
+        """metadata.yaml as ``ros2 bag record`` writes it for a split bag: every file, each one's span.
+
+        rosbags' writer knows only its last file; its metadata.yaml is completed here (totals and
+        topics are already right) and replaced atomically.
+        """
+        import yaml
+
+        metadata = self.path / "metadata.yaml"
+        document = yaml.safe_load(metadata.read_text())
+        info = document["rosbag2_bagfile_information"]
+        info["relative_file_paths"] = [file.path for file in self.files]
+        info["files"] = [file.metadata() for file in self.files]
+        temporary = metadata.with_suffix(".yaml.tmp")
+        temporary.write_text(yaml.safe_dump(document, sort_keys=False))
+        temporary.replace(metadata)
 
     @property
     def messages(self) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dance_recognition.commands.record import add_split_arguments, check_split_arguments
+
 DEMO_VIDEO = "demo.mp4"
 
 
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", default="", metavar="BAG",
                         help="also record the session into this rosbag2 bag (recorder_node, as `record`)")
     parser.add_argument("--record-images", choices=("raw", "jpeg"), help="with --record: also the camera images")
+    add_split_arguments(parser, prefix="record-")
     parser.add_argument("--no-camera", action="store_true",
                         help="start no camera_node: take images from --image-topic (a camera driver, a bag)")
     parser.add_argument("--image-topic", default="", help="image topic of the graph (default: image_raw)")
@@ -94,13 +97,17 @@ def _live(args: argparse.Namespace) -> int:
         check_output_file(record, "annotated video", inputs=[source] if source and not is_device(source) else [])
     if args.record and Path(args.record).exists():
         raise UserError(f"{args.record} exists already; a bag is never overwritten: choose another name")
-    if args.record_images and not args.record:
-        raise UserError("--record-images needs --record BAG")
+    if (args.record_images or args.record_max_bag_size or args.record_max_bag_duration) and not args.record:
+        raise UserError("--record-images / --record-max-bag-size / --record-max-bag-duration need --record BAG")
+    check_split_arguments(args.record_max_bag_size, args.record_max_bag_duration)
     arguments = LiveArguments(input=source, backend=args.backend, model=args.model, classes=args.classes,
                               device=args.device,
                               namespace=args.namespace, params_file=args.params_file,
                               loop="true" if args.loop else "", playback=args.playback, reaction=args.reaction,
                               record=args.record, record_images=args.record_images or "",
+                              record_max_bag_size=str(args.record_max_bag_size or ""),
+                              record_max_bag_duration=f"{args.record_max_bag_duration:g}"
+                              if args.record_max_bag_duration else "",
                               camera=not args.no_camera, image_topic=args.image_topic,
                               use_sim_time=args.use_sim_time, required=not args.keep_going,
                               end_with_input=not args.keep_running)

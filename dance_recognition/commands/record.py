@@ -23,7 +23,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label", default="", help="the class performed during the whole take")
     parser.add_argument("--namespace", default="", help="ROS namespace of the graph to record")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: Ctrl-C)")
+    add_split_arguments(parser)
     parser.set_defaults(handler=_record)
+
+
+def add_split_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--max-bag-size`` / ``--max-bag-duration`` (as ``ros2 bag record -b/-d``), for ``record`` and ``live``."""
+    parser.add_argument(f"--{prefix}max-bag-size", type=int, default=0, metavar="BYTES",
+                        help="split the bag into files of at most this many bytes (0: no split; at least 86016)")
+    parser.add_argument(f"--{prefix}max-bag-duration", type=float, default=0.0, metavar="SECONDS",
+                        help="split the bag into files spanning at most this many seconds (0: no split)")
+
+
+def check_split_arguments(max_bytes: int, max_duration_s: float) -> None:
+    """The writer's limits, checked before any node starts: one clear line, no half-created bag."""
+    from dance_recognition.bags.errors import BagError
+    from dance_recognition.bags.writer import check_split
+    from dance_recognition.errors import UserError
+
+    try:
+        check_split(max_bytes, max_duration_s)
+    except BagError as error:
+        raise UserError(f"{error} (--max-bag-size / --max-bag-duration)") from None
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -39,9 +60,11 @@ def _record(args: argparse.Namespace) -> int:
         raise UserError(f"{args.bag.parent} does not exist: create it first or choose another bag path")
     if args.duration < 0:
         raise UserError("--duration must be positive (or 0 to record until Ctrl-C)")
+    check_split_arguments(args.max_bag_size, args.max_bag_duration)
     os.environ.setdefault(PROFILE_ENV, environment_with_profile()[PROFILE_ENV])  # before rclpy starts
     spec = recorder_spec(str(args.bag), storage=args.storage, topics=args.topics, images=args.images or "",
-                         label=args.label, duration_s=args.duration)
+                         label=args.label, duration_s=args.duration,
+                         max_bag_size=args.max_bag_size, max_bag_duration_s=args.max_bag_duration)
     argv = ["recorder_node", *ros_arguments(spec, LiveArguments(namespace=args.namespace))]
     from dance_recognition.ros.nodes.recorder_node import main
 

@@ -69,6 +69,9 @@ class LiveArguments:
     reaction: str = _argument("false", "also start the example robot reaction node", boolean=True)
     record: str = _argument("", "record the session into this bag folder (empty: no recording)")
     record_images: str = _argument("", "also record camera images into the bag (empty: no)", ("", "raw", "jpeg"))
+    record_max_bag_size: str = _argument("", "split the recording into files of at most this many bytes (empty: no)")
+    record_max_bag_duration: str = _argument("", "split the recording into files of at most this many seconds "
+                                                 "(empty: no)")
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -89,8 +92,21 @@ class LiveArguments:
                 as_bool(spec.name, value)
             if choices is not None and value not in choices:
                 raise LaunchArgumentError(f"{spec.name}:={value!r} is not one of {', '.join(c for c in choices if c)}")
+        for name in ("record_max_bag_size", "record_max_bag_duration"):
+            _number(name, getattr(self, name))
         if self.params_file and not Path(self.params_file).is_file():
             raise LaunchArgumentError(f"params_file:={self.params_file} does not exist")
+
+
+def _number(name: str, value: str) -> float:
+    """A non-negative number argument (empty: 0), or one clear error."""
+    try:
+        number = float(value) if value != "" else 0.0
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise LaunchArgumentError(f"{name}:={value!r} is not a number of 0 or more")
+    return number
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,10 @@ def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
     if arguments.flag("reaction"):
         nodes.append(NodeSpec("reaction_node", "reaction_node"))
     if arguments.record:
-        nodes.append(recorder_spec(arguments.record, images=arguments.record_images))
+        nodes.append(recorder_spec(arguments.record, images=arguments.record_images,
+                                   max_bag_size=int(_number("record_max_bag_size", arguments.record_max_bag_size)),
+                                   max_bag_duration_s=_number("record_max_bag_duration",
+                                                              arguments.record_max_bag_duration)))
     if arguments.flag("use_sim_time"):
         for spec in nodes:
             spec.parameters["use_sim_time"] = True
@@ -173,12 +192,14 @@ def live_graph(arguments: LiveArguments) -> list[NodeSpec]:
 
 
 def recorder_spec(bag: str, storage: str = "", topics: list[str] | None = None, images: str = "",
-                  label: str = "", duration_s: float = 0.0) -> NodeSpec:
+                  label: str = "", duration_s: float = 0.0, max_bag_size: int = 0,
+                  max_bag_duration_s: float = 0.0) -> NodeSpec:
     """The recorder of ``dance-recognition record`` and of the live graph's ``record`` argument;
     empty values keep the node's defaults (MCAP, the graph's result and label topics)."""
     parameters: dict = {"bag": str(Path(bag).absolute())}
     optional = {"storage": storage, "topics": list(topics or []), "images": images, "label": label,
-                "duration_s": float(duration_s)}
+                "duration_s": float(duration_s), "max_bag_size": int(max_bag_size),
+                "max_bag_duration_s": float(max_bag_duration_s)}
     parameters.update({key: value for key, value in optional.items() if value})
     return NodeSpec("recorder_node", "recorder_node", parameters)
 

@@ -11,7 +11,9 @@ Parameters (read-only): ``bag`` (path to create), ``storage`` (mcap | sqlite3), 
 the label topic), ``images`` ("" | raw | jpeg: also ``image_topic``, as is or JPEG-compressed by
 this node into ``<image_topic>/compressed`` sensor_msgs/CompressedImage), ``jpeg_quality``,
 ``label`` (a class for the whole take: stored as a LabelEvent START at the first instant),
-``label_topic``, ``flush_period_s`` (see the guarantee below), ``duration_s`` (0 = until stopped).
+``label_topic``, ``flush_period_s`` (see the guarantee below), ``duration_s`` (0 = until stopped),
+``max_bag_size`` (bytes) and ``max_bag_duration_s``: split the bag into files of at most this
+size or span, like ``ros2 bag record -b/-d`` (0 = no split; see ``bags.writer``).
 
 Guarantee: Ctrl-C (SIGINT), SIGTERM, the end of ``duration_s`` or a write error (full disk) close
 the bag: storage index and metadata.yaml written, nothing received before is lost. After SIGKILL
@@ -76,6 +78,10 @@ class RecorderNode(Node):
             "label_topic": declare(self, "label_topic", "labels", "where label events are published"),
             "flush_period_s": declare(self, "flush_period_s", 1.0, "make data durable this often", (0.05, 60.0)),
             "duration_s": declare(self, "duration_s", 0.0, "stop after this long; 0 = until stopped", (0.0, 1e7)),
+            "max_bag_size": declare(self, "max_bag_size", 0, "split into files of at most this many bytes (0: no "
+                                    "split)", (0, 2**62)),
+            "max_bag_duration_s": declare(self, "max_bag_duration_s", 0.0,
+                                          "split into files spanning at most this long (0: no split)", (0.0, 1e9)),
             "discovery_period_s": declare(self, "discovery_period_s", 0.2, "look for new publishers this often",
                                           (0.01, 10.0)),
         }
@@ -95,7 +101,8 @@ class RecorderNode(Node):
         if config["images"] == "raw":
             self.wanted.add(self.image_topic)
         self.label_topic = self.resolve_topic_name(config["label_topic"])
-        self.writer = BagWriter(config["bag"], config["storage"])
+        self.writer = BagWriter(config["bag"], config["storage"], max_bytes=config["max_bag_size"],
+                                max_duration_s=config["max_bag_duration_s"])
         self.started_ns = time.time_ns()
         if config["label"]:
             self._write_take_label(config["label"])
@@ -231,8 +238,9 @@ class RecorderNode(Node):
 
     def summary_lines(self) -> list[str]:
         duration = max(0.0, (time.time_ns() - self.started_ns) / 1e9)
+        files = len(self.writer.files)
         lines = [f"bag: {self.writer.path} ({self.writer.storage}), {duration:.1f} s, {self.writer.messages} messages, "
-                 f"{self.writer.bytes / 1e6:.1f} MB"]
+                 f"{self.writer.bytes / 1e6:.1f} MB" + (f", split into {files} files" if files > 1 else "")]
         # rates over the bag's first..last message, as `bag info` gives them (the run time also counts
         # the wait for the publishers, which halved the rate of a short recording)
         firsts = [s.first_ns for s in self.writer.stats.values() if s.first_ns is not None]
