@@ -427,3 +427,37 @@ def test_playback_selection_remaps_and_timing(tmp_path):
         last_due, last = timed[-1]
         assert last_due - first_due == pytest.approx((last.log_time_ns - first.log_time_ns) / 2e9)
         assert first_due == pytest.approx(100.0 + (first.log_time_ns - bag.start_ns - 10**9) / 2e9)
+
+
+@pytest.mark.parametrize(("stop", "gap_s"), [("SIGTERM", 600.0), ("SIGINT", 600.0), ("SIGTERM", 0.0)])
+def test_bag_play_stops_promptly_on_signals(tmp_path, stop, gap_s):
+    """`bag play` ends within seconds on SIGTERM/SIGINT, also while it waits out a 10-minute gap
+    between two messages (rclpy's handlers swallow both signals; the player must notice)."""
+    import select
+    import signal
+    import time
+
+    path = tmp_path / "gap"
+    with BagWriter(path) as writer:
+        writer.add_topic("/skeletons", SKELETON, [qos_profile()])
+        stamps = [START_NS + i * 33_000_000 for i in range(3 if gap_s else 1800)]  # 1800: a minute at 30 Hz
+        stamps += [stamps[-1] + round(gap_s * 1e9)] if gap_s else []
+        for stamp in stamps:
+            writer.write("/skeletons", stamp, skeleton_cdr(stamp, {}))
+    play = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "bag", "play", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        ready = select.select([play.stdout], [], [], 120)[0]
+        assert ready and play.stdout.readline().startswith("playing "), "bag play did not start"
+        time.sleep(1.0)  # into the gap / into the stream
+        play.send_signal(getattr(signal, stop))
+        signalled = time.monotonic()
+        output = play.communicate(timeout=20)[0]
+        assert time.monotonic() - signalled < 10, "bag play took too long to stop"
+    finally:
+        if play.poll() is None:
+            play.kill()
+            play.communicate()
+    assert play.returncode == 0 and "Traceback" not in output, output
+    published = int(re.search(r"published (\d+) messages", output).group(1))
+    assert published == 3 if gap_s else 0 < published < 1800, output

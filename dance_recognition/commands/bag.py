@@ -77,10 +77,8 @@ def _play(args: argparse.Namespace) -> int:
                 print(f"bag play: not every topic has a subscriber after {args.wait_for_subscribers:g} s; playing")
             print(f"playing {bag.path}: {', '.join(remaps.get(t, t) for t in topics)} at {args.rate:g}x"
                   + (f", /clock at {args.clock:g} Hz" if args.clock else ""), flush=True)
-            while True:
-                player.play_once(result)
-                if not args.loop:
-                    break
+            while player.play_once(result) and args.loop:
+                pass
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:

@@ -4,6 +4,11 @@ Publishers are created per played topic with the QoS the bag recorded as offered
 and durability; depth 100), and publish the stored CDR bytes untouched (rclpy publishes
 ``bytes`` as a serialized message). With ``clock_hz`` > 0, ``/clock`` carries the bag time being
 played, so nodes started with ``use_sim_time:=true`` run on the recording's time.
+
+Stopping: rclpy's own SIGINT/SIGTERM handlers only shut the context down (no KeyboardInterrupt
+reaches Python), and playback waits between messages without spinning; so every wait is cut
+into short sleeps that check the context, and a signal ends playback within about 50 ms, also in
+the middle of a long gap in the bag.
 """
 from __future__ import annotations
 
@@ -57,10 +62,15 @@ class BagPlayer:
         start = bag.start_ns or 0
         self.clock = PlaybackClock(start + round(start_offset_s * 1e9), rate)
 
+    @property
+    def stopped(self) -> bool:
+        """SIGINT/SIGTERM arrived (rclpy shut the context down)."""
+        return not self.node.context.ok()
+
     def wait_for_subscribers(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while any(p.get_subscription_count() == 0 for p in self.publishers.values()):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.stopped:
                 return False
             rclpy.spin_once(self.node, timeout_sec=0.05)
         return True
@@ -73,11 +83,14 @@ class BagPlayer:
         msg.clock.sec, msg.clock.nanosec = divmod(stamp, 1_000_000_000)
         self.clock_publisher.publish(msg)
 
-    def play_once(self, result: PlayResult) -> None:
+    def play_once(self, result: PlayResult) -> bool:
+        """One pass over the bag; False when a signal stopped it."""
         self.clock.start()
         next_clock = time.monotonic()
         for due, message in timed_messages(self.bag, self.topics, self.clock):
             while True:
+                if self.stopped:
+                    return False
                 now = time.monotonic()
                 if self.clock_publisher is not None and now >= next_clock:
                     self._publish_clock()
@@ -89,3 +102,4 @@ class BagPlayer:
             self.publishers[message.topic].publish(message.data)
             result.published[message.topic] = result.published.get(message.topic, 0) + 1
         result.passes += 1
+        return not self.stopped
