@@ -183,7 +183,14 @@ def test_graph_description_arguments_and_exit_outcomes(tmp_path) -> None:
     assert external[0].remappings == [("image_raw", "/usb_cam/image_raw"), ("camera_info", "/usb_cam/camera_info")]
     assert not any("use_sim_time" in spec.parameters for spec in external)
 
+    recording = live_graph(LiveArguments(record="takes/t1", record_max_bag_size="1000000",
+                                         record_max_bag_duration="30"))[-1]
+    assert recording.name == "recorder_node" and recording.parameters["max_bag_size"] == 1_000_000
+    assert recording.parameters["max_bag_duration_s"] == 30.0
+    assert "max_bag_size" not in live_graph(LiveArguments(record="takes/t1"))[-1].parameters  # the node's default
+
     for bad, message in ((LiveArguments(reaction="yes"), "reaction:='yes' is not a boolean"),
+                         (LiveArguments(record="b", record_max_bag_duration="soon"), "is not a number of 0 or more"),
                          (LiveArguments(backend="openpse"), "backend:='openpse' is not one of mediapipe, openpose"),
                          (LiveArguments(playback="slow"), "is not one of native, fast"),
                          (LiveArguments(params_file=str(tmp_path / "none.yaml")), "does not exist")):

@@ -33,23 +33,15 @@ def skeleton_msg(stamp_ns: int, rng: np.random.Generator) -> Skeleton:
 
 
 @pytest.fixture()
-def node():
-    rclpy.init()
-    created = rclpy.create_node("test_publisher")
-    yield created
-    created.destroy_node()
-    rclpy.try_shutdown()
-
-
-def start_recorder(bag: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "record", str(bag), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+def node(probe):
+    """The test's rclpy node (conftest's probe): publishes what the recorder records."""
+    return probe
 
 
 def wait_matched(node, publishers, recorder: subprocess.Popen, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while any(p.get_subscription_count() == 0 for p in publishers):
-        assert recorder.poll() is None, recorder.stdout.read()
+        assert recorder.poll() is None, "the recorder exited before subscribing"
         assert time.monotonic() < deadline, "the recorder never subscribed"
         rclpy.spin_once(node, timeout_sec=0.05)
 
@@ -66,11 +58,11 @@ def publish_skeletons(node, publisher, count: int, rate_hz: float = 30.0) -> lis
 
 
 @pytest.mark.parametrize(("storage", "stop"), [("mcap", signal.SIGINT), ("sqlite3", signal.SIGTERM)])
-def test_stopped_recording_is_complete(node, tmp_path, storage, stop):
+def test_stopped_recording_is_complete(node, processes, tmp_path, storage, stop):
     """After Ctrl-C or SIGTERM every published message is in a complete bag (metadata.yaml written),
     and a second reader sees the same messages and stamps."""
     bag = tmp_path / "session"
-    recorder = start_recorder(bag, "--storage", storage, "--topics", "skeletons", "image_raw")
+    recorder = processes.cli("record", "record", str(bag), "--storage", storage, "--topics", "skeletons", "image_raw")
     skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
     images = node.create_publisher(Image, "image_raw", qos_profile_sensor_data)  # best effort, like camera_node
     wait_matched(node, [skeletons, images], recorder)
@@ -81,9 +73,8 @@ def test_stopped_recording_is_complete(node, tmp_path, storage, stop):
         images.publish(image)
         rclpy.spin_once(node, timeout_sec=0.03)
     time.sleep(0.5)
-    recorder.send_signal(stop)
-    output = recorder.communicate(timeout=30)[0]
-    assert recorder.returncode == 0, output
+    code, output = processes.finish("record", stop)
+    assert code == 0, output
     assert (bag / "metadata.yaml").is_file()
     assert "/skeletons (dance_recognition/msg/Skeleton): 60 msgs" in output, output
     with open_bag(bag) as opened:
@@ -111,18 +102,84 @@ def test_stopped_recording_is_complete(node, tmp_path, storage, stop):
     assert theirs == ours
 
 
-def test_sigkill_keeps_what_was_flushed(node, tmp_path):
+def _mcap_messages(file: Path) -> list[tuple[str, int, bytes]]:
+    """One .mcap file through the independent reader (mcap + mcap-ros2-support); it must be closed."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    with file.open("rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_summary() is not None, f"{file.name} was not closed (no summary)"
+        return [(c.topic, m.log_time, m.data) for _, c, m, _ in reader.iter_decoded_messages()]
+
+
+@pytest.mark.parametrize("split", [("--max-bag-duration", "1"), ("--max-bag-size", "86016")])
+def test_split_recording_reads_plays_and_converts_as_one_bag(node, processes, tmp_path, split):
+    """`record --max-bag-duration/--max-bag-size`: several complete files in one metadata.yaml; the
+    independent reader reads each, and `bag info`, `bag play` and `bag2dataset` take the whole."""
+    import yaml
+
+    bag = tmp_path / "split"
+    recorder = processes.cli("record", "record", str(bag), "--topics", "skeletons", "image_raw", "--label", "wave",
+                             *split)
+    skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+    images = node.create_publisher(Image, "image_raw", QoSProfile(depth=100))
+    wait_matched(node, [skeletons, images], recorder)
+    image = Image(height=64, width=64, encoding="rgb8", step=192, data=bytes(64 * 192))  # 12 kB: splits by size
+    rng, stamps = np.random.default_rng(0), []
+    for _ in range(100):
+        stamps.append(time.time_ns())
+        skeletons.publish(skeleton_msg(stamps[-1], rng))
+        image.header.stamp = ns_to_stamp(stamps[-1])
+        images.publish(image)
+        rclpy.spin_once(node, timeout_sec=1 / 30)
+    time.sleep(0.5)
+    code, output = processes.finish("record")
+    assert code == 0 and "split into" in output, output
+    files = sorted(bag.glob("*.mcap"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+    assert len(files) >= 3, [f.name for f in files]
+    info = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["relative_file_paths"] == [f.name for f in files] and len(info["files"]) == len(files)
+    parts = [_mcap_messages(file) for file in files]
+    assert [len(part) for part in parts] == [entry["message_count"] for entry in info["files"]]
+    with open_bag(bag) as opened:
+        assert not opened.notes
+        ours = [(m.topic, m.log_time_ns, m.data) for m in opened.messages()]
+        recorded = [stamp_to_ns(opened.decode(m).header.stamp) for m in opened.messages(["/skeletons"])]
+    assert sorted(m for part in parts for m in part) == sorted(ours) and recorded == stamps
+
+    shown = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "bag", "info", str(bag)],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert f"Messages:          {len(ours)}" in shown.stdout and "wave [0.00s.." in shown.stdout, shown.stdout
+
+    converted = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "bag2dataset", str(bag),
+                                str(tmp_path / "dataset"), "--window", "16", "--stride", "8", "--val-fraction", "0"],
+                               capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert converted.returncode == 0, converted.stdout[-2000:] + converted.stderr[-2000:]
+    assert SkeletonDataset(tmp_path / "dataset").class_counts("train") == {"wave": (100 - 16) // 8 + 1}
+
+    replayed: list[int] = []
+    node.create_subscription(Skeleton, "skeletons", lambda m: replayed.append(stamp_to_ns(m.header.stamp)),
+                             QoSProfile(depth=200))
+    play = processes.cli("play", "bag", "play", str(bag), "--topics", "/skeletons", "--wait-for-subscribers", "60")
+    deadline = time.monotonic() + 120
+    while (play.poll() is None or len(replayed) < len(stamps)) and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    assert play.returncode == 0, processes.log("play")
+    assert replayed == stamps, processes.log("play")
+
+
+def test_sigkill_keeps_what_was_flushed(node, processes, tmp_path):
     """The documented guarantee: after kill -9 the bag opens and holds every message received more
     than flush_period_s (1 s) before the kill."""
     bag = tmp_path / "killed"
-    recorder = start_recorder(bag, "--topics", "skeletons")
+    recorder = processes.cli("record", "record", str(bag), "--topics", "skeletons")
     skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
     wait_matched(node, [skeletons], recorder)
     stamps = publish_skeletons(node, skeletons, 60)
     time.sleep(1.6)  # at least one flush after the last message
     publish_skeletons(node, skeletons, 5)  # may be lost
-    recorder.kill()
-    recorder.communicate(timeout=10)
+    processes.finish("record", signal.SIGKILL, timeout_s=10)
     assert not (bag / "metadata.yaml").exists()
     with open_bag(bag) as opened:
         assert any("metadata.yaml is missing" in note for note in opened.notes)
@@ -130,10 +187,10 @@ def test_sigkill_keeps_what_was_flushed(node, tmp_path):
     assert recorded[:60] == stamps
 
 
-def test_take_label_and_label_events_from_a_script(node, tmp_path):
+def test_take_label_and_label_events_from_a_script(node, processes, tmp_path):
     """`record --label` stores the take's class; events published by a script become segments."""
     bag = tmp_path / "take"
-    recorder = start_recorder(bag, "--topics", "skeletons", "labels", "--label", "wave")
+    recorder = processes.cli("record", "record", str(bag), "--topics", "skeletons", "labels", "--label", "wave")
     skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
     labels = node.create_publisher(LabelEvent, "labels", QoSProfile(depth=10))
     wait_matched(node, [skeletons, labels], recorder)
@@ -143,9 +200,8 @@ def test_take_label_and_label_events_from_a_script(node, tmp_path):
     labels.publish(event)
     stamps += publish_skeletons(node, skeletons, 30)
     time.sleep(0.3)
-    recorder.send_signal(signal.SIGINT)
-    output = recorder.communicate(timeout=30)[0]
-    assert recorder.returncode == 0, output
+    code, output = processes.finish("record")
+    assert code == 0, output
     info = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "bag", "info", str(bag)],
                           capture_output=True, text=True, cwd=REPO)
     assert "/labels: 2 segment(s)" in info.stdout, info.stdout
@@ -154,7 +210,7 @@ def test_take_label_and_label_events_from_a_script(node, tmp_path):
 
 # ---------------------------------------------------------------- the whole loop on a real video
 
-def test_live_session_to_dataset_to_training(node, tmp_path):
+def test_live_session_to_dataset_to_training(node, processes, tmp_path):
     """`live --record` on a real video with label events from a script, an image-only `record`
     beside it, then bag2dataset (skeletons; images raw and JPEG through MediaPipe) and training."""
     data = shared_data_dir()
@@ -162,11 +218,9 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
         pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     video = data / "videos" / "ta_chi.mp4"
     session, images_only = tmp_path / "session", tmp_path / "images_only"
-    live = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "live", "--input", str(video), "--loop",
-                             "--record", str(session), "--record-images", "jpeg",
-                             "--no-annotated-video"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-    beside = start_recorder(images_only, "--topics", "labels", "--images", "raw")
+    live = processes.cli("live", "live", "--input", str(video), "--loop", "--record", str(session),
+                         "--record-images", "jpeg", "--no-annotated-video", cwd=tmp_path)
+    beside = processes.cli("record", "record", str(images_only), "--topics", "labels", "--images", "raw")
     beside_stopped = False
     labels = node.create_publisher(LabelEvent, "labels", QoSProfile(depth=10))
     seen: list[int] = []
@@ -197,10 +251,10 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
         live.send_signal(signal.SIGINT)
         if not beside_stopped:
             beside.send_signal(signal.SIGINT)
-        live_output = live.communicate(timeout=60)[0]
-        beside_output = beside.communicate(timeout=60)[0]
-    assert live.returncode == 0, live_output[-3000:]
-    assert beside.returncode == 0, beside_output[-3000:]
+        live_code, live_output = processes.finish("live", None)
+        beside_code, beside_output = processes.finish("record", None)
+    assert live_code == 0, live_output[-3000:]
+    assert beside_code == 0, beside_output[-3000:]
     with open_bag(session) as bag:
         assert not bag.notes
         assert {"/skeletons", "/actions", "/labels", "/image_raw/compressed"} <= set(bag.topics), bag.topics
@@ -245,7 +299,7 @@ def test_live_session_to_dataset_to_training(node, tmp_path):
     assert (tmp_path / "run" / "best.pt").is_file() or (tmp_path / "run" / "last.pt").is_file()
 
 
-def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
+def test_keyboard_labeller_and_one_shot_events_reach_the_bag(processes, tmp_path):
     """`label` in a real terminal (a pty): keys publish START/switch/STOP; `--start`/`--stop` from a script."""
     import os
     import pty
@@ -257,7 +311,7 @@ def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
     classes = tmp_path / "classes.txt"
     classes.write_text("salsa\nmerengue\n")
     bag = tmp_path / "labelled"
-    recorder = start_recorder(bag, "--topics", "labels")
+    processes.cli("record", "record", str(bag), "--topics", "labels")
     terminal, slave = pty.openpty()  # a real terminal for the labeller; no fork of this threaded process
     labeller = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "label", "--classes", str(classes)],
                                 stdin=slave, stdout=slave, stderr=slave, cwd=REPO, start_new_session=True)
@@ -300,9 +354,8 @@ def test_keyboard_labeller_and_one_shot_events_reach_the_bag(tmp_path):
         if labeller.poll() is None:
             labeller.kill()
         os.close(terminal)
-        recorder.send_signal(signal.SIGINT)
-        output = recorder.communicate(timeout=30)[0]
-    assert recorder.returncode == 0, output
+        code, output = processes.finish("record")
+    assert code == 0, output
     with open_bag(bag) as opened:
         events = [opened.decode(m) for m in opened.messages(["/labels"])]
     assert [(e.event, e.label, e.track_id) for e in events] == [(0, "salsa", -1), (0, "merengue", -1),
