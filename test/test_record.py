@@ -3,6 +3,7 @@ signals, storages, QoS matching, take labels, and the whole loop live graph -> b
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -167,6 +168,58 @@ def test_split_recording_reads_plays_and_converts_as_one_bag(node, processes, tm
         rclpy.spin_once(node, timeout_sec=0.05)
     assert play.returncode == 0, processes.log("play")
     assert replayed == stamps, processes.log("play")
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_full_disk_stops_with_one_line_and_a_complete_bag(node, tmp_path, storage):
+    """A recorder whose files cannot grow past 400 kB (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail
+    with EFBIG, as on a full disk) stops by itself with one error line and exit code 1, and leaves a
+    complete bag (index, metadata.yaml) holding the first messages received, as published."""
+    import resource
+
+    limit = 400_000
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    bag = tmp_path / "full"
+    recorder = subprocess.Popen([sys.executable, "-m", "dance_recognition.cli", "record", str(bag), "--storage",
+                                 storage, "--topics", "skeletons", "image_raw"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, cwd=REPO, preexec_fn=small_disk)
+    try:
+        skeletons = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
+        images = node.create_publisher(Image, "image_raw", QoSProfile(depth=100))
+        wait_matched(node, [skeletons, images], recorder)
+        image = Image(height=64, width=64, encoding="rgb8", step=192, data=bytes(64 * 192))  # 12 kB
+        rng, stamps, deadline = np.random.default_rng(0), [], time.monotonic() + 60
+        while recorder.poll() is None and time.monotonic() < deadline:  # 370 kB/s: full within two seconds
+            stamps.append(time.time_ns())
+            skeletons.publish(skeleton_msg(stamps[-1], rng))
+            image.header.stamp = ns_to_stamp(stamps[-1])
+            images.publish(image)
+            rclpy.spin_once(node, timeout_sec=1 / 30)
+        output = recorder.communicate(timeout=60)[0]
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+    assert recorder.returncode == 1, output
+    errors = [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line]
+    failure = r"failed \((File too large|disk I/O error)\): recording stopped"  # MCAP: EFBIG; SQLite says I/O
+    assert len(errors) == 1 and re.search(failure, errors[0]), output
+    assert (bag / "metadata.yaml").is_file() and not (bag / ".reserve").exists()
+    with open_bag(bag) as opened:
+        assert not opened.notes, opened.notes  # complete: read by rosbags, not recovered
+        recorded = [stamp_to_ns(opened.decode(m).header.stamp) for m in opened.messages(["/skeletons"])]
+        ours = sorted((m.topic, m.log_time_ns, m.data) for m in opened.messages())
+    assert 10 <= len(recorded) < len(stamps) and recorded == stamps[:len(recorded)]
+    import yaml
+
+    info = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["message_count"] == len(ours)
+    if storage == "mcap":
+        assert sorted(_mcap_messages(bag / "full.mcap")) == ours
+        assert (bag / "full.mcap").stat().st_size <= limit
 
 
 def test_sigkill_keeps_what_was_flushed(node, processes, tmp_path):

@@ -19,14 +19,26 @@ and adds what a recorder needs:
   start, duration and message count). The size is the file's bytes on disk plus its pending
   chunk (MCAP) or the message bytes stored in it (SQLite3). Readers merge the files by time.
 
+- a write error (full disk, file size limit): ``write``/``flush`` raise ``OSError`` or
+  ``sqlite3.Error``; ``close`` then rolls the file back to the last durable point (the last
+  successful ``flush``: MCAP file truncated there, SQLite transaction rolled back), restores the
+  counts to that point and closes normally: index, footer, metadata.yaml. When even the MCAP
+  index does not fit, earlier durable points are tried (each drops one flush period more); when
+  none fits, the file stays a valid MCAP without index (every message up to the last durable
+  point, readable with this package's recovery) and metadata.yaml is still written. A 1 MiB
+  reserve file in the bag folder is deleted first, so a full disk has room for the index.
+
 The rosbags writer's storage object (``Writer.storage``, pinned rosbags 0.11.9) is reached for
 ``flush`` and to start a split's file (rosbags writes one file per bag and flushes only at close).
 """
 from __future__ import annotations
 
+import copy
 import os
+import sqlite3
 import struct
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
@@ -40,6 +52,73 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 FORMAT_VERSION = 9
 _STAMP = struct.Struct("<iI")  # std_msgs/Header.stamp: first field of a little-endian CDR message
 MIN_SPLIT_BYTES = 86016  # the smallest --max-bag-size `ros2 bag record` accepts
+RESERVE_BYTES = 1 << 20  # freed on a write error: room for the index and metadata.yaml on a full disk
+RESERVE_NAME = ".reserve"
+DURABLE_POINTS = 8  # durable points kept to fall back on when the index does not fit after the last one
+WRITE_ERRORS = (OSError, sqlite3.Error)
+
+
+class _FileWriter:
+    """An MCAP storage file written without a Python buffer, every write whole or an OSError.
+
+    rosbags writes through a buffered file: after a failed write its buffer keeps bytes that a
+    later flush would put anywhere, and a short write (the file size limit reached mid-record)
+    passes silently. Unbuffered and checked, the file on disk is exactly what was written, and it
+    can be cut back to a durable point. MCAP data goes to disk a chunk at a time, so the number
+    of system calls is small.
+    """
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            written = self.raw.write(view)
+            if not written:
+                raise OSError(28, "No space left on device")
+            view = view[written:]
+        return total
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def cut(self, size: int) -> None:
+        """The file back to ``size`` bytes, writing from there on."""
+        self.raw.truncate(size)
+        self.raw.seek(size)
+
+
+@dataclass
+class _DurablePoint:
+    """What was on disk at a successful flush, to roll back to after a write error."""
+
+    size: int  # MCAP file bytes
+    chunks: int  # MCAP chunk index records
+    mcap: dict = field(default_factory=dict)  # MCAP counters
+    writer: dict = field(default_factory=dict)  # rosbags Writer counters
+    stats: dict = field(default_factory=dict)
+    file: object = None
+
+
+class _Closed:
+    """Stands in for a storage file that could not be completed, so rosbags writes metadata.yaml."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def close(self, version: int, metadata: str) -> None:
+        pass
 
 
 class _FileFolder(type(Path())):
@@ -99,6 +178,10 @@ class TopicStats:
     _last_stamp: int | None = None
 
 
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
 def _qos_text(profiles: list[Qos]) -> str:
     """Offered QoS profiles as rosbags' writer stores them in a storage file (YAML block text)."""
     from io import StringIO
@@ -143,10 +226,16 @@ class BagWriter:
                 self._writer.open()
         except (WriterError, OSError) as error:
             raise BagError(f"cannot create the bag {self.path}: {error}") from None
-        self.files.append(FileStats(self._writer.storage.path.name))
         self._connections: dict[str, Connection] = {}
         self.stats: dict[str, TopicStats] = {}
         self.closed = False
+        self.failed = ""  # the write error that stopped this bag
+        self.notes: list[str] = []  # what close() had to give up after a write error
+        self._points: list[_DurablePoint] = []
+        self._reserve = self.path / RESERVE_NAME
+        with suppress(OSError), self._reserve.open("wb") as reserve:  # best effort: a disk too full for it
+            os.posix_fallocate(reserve.fileno(), 0, RESERVE_BYTES)  # fails at the first write anyway
+        self._start_file()
 
     @property
     def splitting(self) -> bool:
@@ -155,6 +244,49 @@ class BagWriter:
     def _new_storage(self, index: int):
         plugin = Writer.STORAGE_PLUGINS[STORAGES[self.storage]]
         return plugin(_folder_named(self.path, f"{self.path.name}_{index}"), CompressionMode.NONE)
+
+    def _start_file(self) -> None:
+        """Bookkeeping of a new storage file; an MCAP file is written unbuffered from here on."""
+        storage = self._writer.storage
+        if self.storage == "mcap" and not isinstance(storage.bio, _FileWriter):
+            storage.bio = _FileWriter(storage.bio.detach())  # detach() writes the file header first
+        self.files.append(FileStats(storage.path.name))
+        self._points = []
+        self._mark_durable()
+
+    def _mark_durable(self) -> None:
+        storage, writer = self._writer.storage, self._writer
+        point = _DurablePoint(size=0, chunks=0, writer={"counts": dict(writer.counts), "min": writer.min_timestamp,
+                                                        "max": writer.max_timestamp},
+                              stats=copy.deepcopy(self.stats), file=copy.copy(self.files[-1]))
+        if self.storage == "mcap":
+            point.size, point.chunks = storage.bio.tell(), len(storage.chunks)
+            point.mcap = {"channel_stats": dict(storage.channel_stats), "start": storage.message_start_time,
+                          "end": storage.message_end_time}
+        self._points = [*self._points[-(DURABLE_POINTS - 1):], point]
+
+    def _roll_back(self, point: _DurablePoint) -> None:
+        """Storage and counts as they were at ``point`` (the file on disk cut back to it)."""
+        from collections import defaultdict
+        from io import BytesIO
+
+        from rosbags.rosbag2.storage_mcap import PendingChunk
+
+        storage, writer = self._writer.storage, self._writer
+        writer.counts = {cid: point.writer["counts"].get(cid, 0) for cid in writer.counts}
+        writer.min_timestamp, writer.max_timestamp = point.writer["min"], point.writer["max"]
+        self.stats = {topic: copy.deepcopy(point.stats[topic]) if topic in point.stats else
+                      TopicStats(stats.msgtype, has_header=stats.has_header) for topic, stats in self.stats.items()}
+        self.files[-1] = copy.copy(point.file)
+        if self.storage == "mcap":
+            storage.bio.cut(point.size)
+            del storage.chunks[point.chunks:]
+            storage.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
+            storage.channel_stats = {cid: point.mcap["channel_stats"].get(cid, 0) for cid in storage.channel_stats}
+            storage.message_start_time, storage.message_end_time = point.mcap["start"], point.mcap["end"]
+        else:
+            with suppress(sqlite3.Error):
+                storage.conn.rollback()
 
     def add_topic(self, topic: str, msgtype: str, qos: list[Qos] | None = None, msgdef: str | None = None,
                   type_hash: str | None = None) -> None:
@@ -180,8 +312,19 @@ class BagWriter:
         return topic in self._connections
 
     def write(self, topic: str, log_time_ns: int, data: bytes) -> None:
-        """Stores one serialized message received at ``log_time_ns`` (ns since the epoch)."""
-        log_time_ns = int(log_time_ns)
+        """Stores one serialized message received at ``log_time_ns`` (ns since the epoch).
+
+        A write error (``OSError``, ``sqlite3.Error``) is raised once; the bag then takes no more
+        messages and ``close`` completes it up to the last durable point."""
+        if self.failed:
+            raise BagError(f"{self.path}: no more messages after the write error ({self.failed})")
+        try:
+            self._write(topic, int(log_time_ns), data)
+        except WRITE_ERRORS as error:
+            self.failed = _reason(error)
+            raise
+
+    def _write(self, topic: str, log_time_ns: int, data: bytes) -> None:
         current = self.files[-1]
         if self.splitting and current.messages and self._file_full(current, log_time_ns):
             self._split()
@@ -220,7 +363,7 @@ class BagWriter:
         writer = self._writer
         writer.storage.close(FORMAT_VERSION, self._file_metadata(self.files[-1]))
         writer.storage = self._new_storage(len(self.files))
-        self.files.append(FileStats(writer.storage.path.name))
+        self._start_file()
         added: set[str] = set()
         for connection in writer.connections:
             if connection.msgtype not in added:
@@ -239,24 +382,64 @@ class BagWriter:
     def flush(self) -> None:
         """Makes every message written so far durable on disk (see the module docstring)."""
         storage = self._writer.storage
-        if storage is None:
+        if storage is None or self.failed:
             return
-        if self.storage == "mcap":
-            if storage.chunk.bio.tell():
-                storage.close_chunk()
-            storage.bio.flush()
-            os.fsync(storage.bio.fileno())
-        else:
-            storage.conn.commit()
+        try:
+            if self.storage == "mcap":
+                if storage.chunk.bio.tell():
+                    storage.close_chunk()
+                os.fsync(storage.bio.fileno())
+            else:
+                storage.conn.commit()
+        except WRITE_ERRORS as error:
+            self.failed = _reason(error)
+            raise
+        self._mark_durable()
 
     def close(self) -> None:
         """Writes the storage index and metadata.yaml; the bag is complete afterwards."""
         if self.closed:
             return
         self.closed = True
-        self._writer.close()
+        self._reserve.unlink(missing_ok=True)  # room for the index and metadata.yaml
+        if not self.failed:
+            try:
+                self._writer.close()
+            except WRITE_ERRORS as error:
+                if self._writer.storage is None:  # the storage file is complete; metadata.yaml failed
+                    raise
+                self.failed = _reason(error)
+        if self.failed:
+            self._close_after_failure()
         if self.splitting:
             self._write_split_metadata()
+
+    def _close_after_failure(self) -> None:
+        """Completes the bag up to the latest durable point whose index fits; see the module docstring."""
+        points = list(self._points)
+        while points:
+            self._roll_back(points.pop())
+            try:
+                self._writer.storage.close(FORMAT_VERSION, self._file_metadata(self.files[-1]))
+                break
+            except WRITE_ERRORS as error:
+                reason = _reason(error)
+        else:
+            self._roll_back(self._points[-1])
+            self.notes.append(f"{self.files[-1].path} could not be completed ({reason}): it holds every message up to "
+                              "the last flush, without an index (`bag info`/`bag2dataset` recover it)")
+        if self._points and self.files[-1].messages < self._points[-1].file.messages:
+            self.notes.append(f"{self._points[-1].file.messages - self.files[-1].messages} message(s) of the last "
+                              "second(s) dropped to make room for the index")
+        storage = self._writer.storage
+        if self.storage == "mcap":
+            with suppress(OSError):
+                storage.bio.close()
+        else:
+            with suppress(sqlite3.Error):
+                storage.conn.close()
+        self._writer.storage = _Closed(storage.path)
+        self._writer.close()  # metadata.yaml, with the counts of what the file holds
 
     def _write_split_metadata(self) -> None:
         """metadata.yaml as ``ros2 bag record`` writes it for a split bag: every file, each one's span.

@@ -15,8 +15,11 @@ this node into ``<image_topic>/compressed`` sensor_msgs/CompressedImage), ``jpeg
 ``max_bag_size`` (bytes) and ``max_bag_duration_s``: split the bag into files of at most this
 size or span, like ``ros2 bag record -b/-d`` (0 = no split; see ``bags.writer``).
 
-Guarantee: Ctrl-C (SIGINT), SIGTERM, the end of ``duration_s`` or a write error (full disk) close
-the bag: storage index and metadata.yaml written, nothing received before is lost. After SIGKILL
+Guarantee: Ctrl-C (SIGINT), SIGTERM or the end of ``duration_s`` close the bag: storage index and
+metadata.yaml written, nothing received before is lost. A write error (full disk, file size
+limit) stops the recording with one error line and exit code 1; the bag is then closed up to the
+last flush (at most ``flush_period_s`` lost, a little more if the index needs the room; see
+``bags.writer``), index and metadata.yaml written. After SIGKILL
 the bag opens with ``dance-recognition bag info`` / ``bag2dataset`` (they recover a file without
 footer or metadata.yaml) and holds everything received up to the last flush, at most
 ``flush_period_s`` (default 1 s) old; ``ros2 bag reindex`` rebuilds metadata.yaml for ROS tools.
@@ -33,7 +36,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from dance_recognition.bags.errors import BagError
 from dance_recognition.bags.labels import LABEL_EVENT_TYPE, START
-from dance_recognition.bags.writer import BagWriter, qos_profile
+from dance_recognition.bags.writer import WRITE_ERRORS, BagWriter, qos_profile
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import declare, log_configuration
 
@@ -219,17 +222,21 @@ class RecorderNode(Node):
             return
         try:
             self.writer.write(topic, stamp_ns, data)
-        except OSError as error:
-            self._fail(f"writing {topic} failed ({error.strerror or error}): recording stopped")
+        except (*WRITE_ERRORS, BagError):
+            self._fail()
 
     def _flush(self) -> None:
+        if self.finished:
+            return
         try:
             self.writer.flush()
-        except OSError as error:
-            self._fail(f"flushing the bag failed ({error.strerror or error}): recording stopped")
+        except WRITE_ERRORS:
+            self._fail()
 
-    def _fail(self, message: str) -> None:
-        self.get_logger().error(message)
+    def _fail(self) -> None:
+        self.get_logger().error(f"writing {self.writer.path} failed ({self.writer.failed}): recording stopped; the bag "
+                                "is closed with what was received up to the last flush (free disk space, then record "
+                                "again)")
         self.exit_code = 1
         self.finished = True
 
@@ -260,10 +267,13 @@ class RecorderNode(Node):
         """Called by run_node on every way out: the bag is closed and the summary printed."""
         try:
             self.writer.close()
-        except OSError as error:
-            print(f"[recorder_node] the bag could not be closed ({error.strerror or error}); what was flushed stays "
-                  "readable by `dance-recognition bag info` / `bag2dataset` (recovery)", file=sys.stderr, flush=True)
+        except WRITE_ERRORS as error:
+            print(f"[recorder_node] the bag could not be closed ({getattr(error, 'strerror', None) or error}); what "
+                  "was flushed stays readable by `dance-recognition bag info` / `bag2dataset` (recovery)",
+                  file=sys.stderr, flush=True)
             self.exit_code = 1
+        for note in self.writer.notes:
+            print(f"[recorder_node] {note}", file=sys.stderr, flush=True)
         print("\n".join(self.summary_lines()), flush=True)
 
 
