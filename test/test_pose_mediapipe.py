@@ -7,7 +7,7 @@ import cv2
 import matplotlib
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from real_footage import read_rgb_frames, shared_video
 
 from dance_recognition.pose import PoseBackendError, PoseEstimator, create_estimator
 from dance_recognition.pose.mediapipe_bundle import source_files
@@ -15,24 +15,9 @@ from dance_recognition.pose.mediapipe_bundle import source_files
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
-def read_rgb_frames(path: Path, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
-
-
 @pytest.fixture(scope="module")
 def tai_chi_frames() -> list[np.ndarray]:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    frames = read_rgb_frames(data / "videos" / "ta_chi.mp4", 30)
+    frames = read_rgb_frames(shared_video("ta_chi.mp4"), 30)
     assert len(frames) == 30
     return frames
 

@@ -9,43 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from real_footage import demo_video, read_rgb_frames, shared_video
 
 from dance_recognition.pose import PoseBackendError, create_estimator
 from dance_recognition.pose import mediapipe_bundle as bundles
 from dance_recognition.pose.mediapipe_backend import drop_duplicates, same_person
-from dance_recognition.ros.graph import media_file
 from dance_recognition.skeleton.layouts import MEDIAPIPE_POSE_33
 from dance_recognition.skeleton.pose import PersonPose
-from dance_recognition.skeleton.tracking import PoseTracker
-
-
-def read_rgb_frames(path: Path, count: int, start: int = 0) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    frames = []
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
-
-
-def shared_video(name: str) -> Path:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / name
-
-
-def demo_video() -> Path:
-    path = media_file("demo.mp4")
-    if path is None:
-        pytest.skip("the demo video is fetched by scripts/setup.sh; run it first")
-    return path
-
+from dance_recognition.skeleton.tracking import PoseTracker, box_overlap
 
 # ---------------------------------------------------------------- the bundle
 
@@ -278,6 +249,72 @@ def test_tracker_predicts_motion_so_hidden_people_keep_their_ids() -> None:
     assert ids[0] == [0, 1] and ids[-1] == [0, 1], ids
     assert all(frame_ids == [1] for frame_ids in ids[9:15]), ids
 
+
+def _track_ids(tracker: PoseTracker, people: list[PersonPose]) -> list[int]:
+    from dance_recognition.skeleton.pose import PoseFrame
+
+    frame = PoseFrame("mediapipe_pose_33", MEDIAPIPE_POSE_33.joint_names, 1600, 800, people=people)
+    return sorted(p.track_id for p in tracker.update(frame).people)
+
+
+def test_a_ghost_over_a_tracked_person_gets_no_id_but_a_partner_who_stays_does() -> None:
+    """The estimator lays a distorted skeleton over a tracked person for 3 frames (demo video: one
+    stretched from the man's arm across the sky): never reported. A partner stepping in touching
+    him is reported from the 4th frame in a row; someone appearing apart at once. Ids stay dense."""
+    tracker = PoseTracker()
+    body = _walker(300)
+    stretched = _person(body.keypoints[:, :2] * [3.0, 0.5] + [-700, 120])  # wider, flatter, over his arm
+    assert 0.1 < box_overlap(stretched.keypoints, body.keypoints) < 0.9
+    ids = [_track_ids(tracker, [_walker(300)])]
+    ids += [_track_ids(tracker, [_walker(300), _person(stretched.keypoints[:, :2])]) for _ in range(3)]
+    ids.append(_track_ids(tracker, [_walker(300)]))
+    ids += [_track_ids(tracker, [_walker(300), _walker(370)]) for _ in range(5)]  # a partner, touching
+    ids.append(_track_ids(tracker, [_walker(300), _walker(370), _walker(1200)]))  # a newcomer apart
+    assert ids == [[0], [0], [0], [0], [0], [0], [0], [0], [0, 1], [0, 1], [0, 1, 2]]
+    assert tracker.live_ids() == {0, 1, 2}
+
+
+def test_a_person_lost_through_a_flip_is_found_again_within_reach() -> None:
+    """The demo video's man is not found for 17 frames of a back flip and comes back upright 1.7
+    person sizes away: same id (reach 0.5 + 0.1 sizes per frame lost). Reappearing farther than
+    that reach, or after ``max_age``, is someone new."""
+    tracker = PoseTracker()
+    size = float(np.hypot(100, 200))  # the walker's box diagonal
+    flipped = _walker(300)
+    flipped.keypoints[:, 1] = 400 - flipped.keypoints[:, 1]  # upside down: no pose comparison holds
+    assert _track_ids(tracker, [_walker(300)]) == [0]
+    for _ in range(17):
+        assert _track_ids(tracker, []) == []
+    back = _person(flipped.keypoints[:, :2] + [1.7 * size, 0])
+    assert _track_ids(tracker, [back]) == [0]
+    for _ in range(3):
+        _track_ids(tracker, [])
+    too_far = _person(back.keypoints[:, :2] + [1.5 * size, 0])  # 1.5 sizes in 4 frames: beyond 0.9
+    assert _track_ids(tracker, [too_far]) == [1]
+
+
+def test_swinging_limbs_do_not_fling_the_prediction_and_fragments_lose_to_bodies() -> None:
+    """Before the man of the demo video was lost his limbs swung through the flip; extrapolated per
+    joint for 16 frames they landed on the woman, who took his id. The prediction moves the body as
+    one (its joints' median step). Of two detections near a track, a small fragment and a body of
+    the track's size, the body continues the track (the woman's head fragment took her id)."""
+    tracker = PoseTracker()
+    man, woman = _walker(400), _walker(1200)
+    assert _track_ids(tracker, [man, woman]) == [0, 1]
+    swung = man.keypoints.copy()
+    swung[11:23, :2] += [150, 0]  # arms and legs thrown towards the woman, the body in place
+    swung[:, :2] += [4, 0]  # while the body drifts 4 px right
+    assert _track_ids(tracker, [_person(swung[:, :2]), _walker(1200)]) == [0, 1]
+    man_track = next(track for track in tracker.tracks if track.track_id == 0)
+    for _ in range(16):
+        _track_ids(tracker, [_walker(1200)])
+    np.testing.assert_allclose(man_track.predicted()[:, :2] - swung[:, :2], np.tile([4 * 17, 0], (33, 1)), atol=1e-3)
+    body = _walker(1220).keypoints[:, :2]
+    centre = body.mean(axis=0)
+    fragment = _person(centre + (body - centre) * 0.25 + [0, -40])
+    people = [fragment, _person(body)]
+    _track_ids(tracker, people)
+    assert people[1].track_id == 1 and people[0].track_id == -1
 
 # ---------------------------------------------------------------- the offline tools
 
