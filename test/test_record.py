@@ -352,6 +352,68 @@ def test_live_session_to_dataset_to_training(node, processes, tmp_path):
     assert (tmp_path / "run" / "best.pt").is_file() or (tmp_path / "run" / "last.pt").is_file()
 
 
+def test_bag_play_into_action_node_gives_the_live_labels(node, processes, tmp_path):
+    """A live run on a real video recorded with `live --record`, then `bag play --clock --rate 0.25`
+    of its skeletons into a fresh action_node (use_sim_time, stride 1: a prediction at every frame,
+    slow enough that its queue never drops one): every live label whose window lies in the bag comes
+    back for the same window (header stamp, window start, track) with the same class and scores."""
+    from dance_recognition.msg import ActionLabel
+
+    from dance_recognition.ros.graph import LiveArguments
+
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    params = tmp_path / "window.yaml"  # labels as a function of the window alone (no smoothing across windows)
+    params.write_text("/**/action_node:\n  ros__parameters:\n    mode: window\n    window: 24\n    smoothing: 1.0\n"
+                      "    hysteresis: 0.0\n")
+    session = tmp_path / "session"
+    heard: dict[str, list] = {"live": [], "replay": []}
+    phase = "live"
+    node.create_subscription(ActionLabel, "actions", lambda a: heard[phase].append(a), QoSProfile(depth=1000))
+    live_run = processes.cli("live", "live", "--input", str(data / "videos" / "ta_chi.mp4"), "--loop",
+                             "--params-file", str(params), "--record", str(session), "--no-annotated-video",
+                             cwd=tmp_path)
+    deadline = time.monotonic() + 400
+    while len(heard["live"]) < 10:  # enough labels, whatever speed pose_node runs at on this machine
+        assert live_run.poll() is None and time.monotonic() < deadline, processes.log("live")[-3000:]
+        rclpy.spin_once(node, timeout_sec=0.1)
+    code, output = processes.finish("live")
+    assert code == 0, output[-3000:]
+    phase = "replay"
+
+    def key(label) -> tuple[int, int, int]:
+        return stamp_to_ns(label.header.stamp), stamp_to_ns(label.window_start), label.track_id
+
+    with open_bag(session) as bag:
+        first = min(stamp_to_ns(bag.decode(m).header.stamp) for m in bag.messages(["/skeletons"]))
+        live = {key(a): (a.label, list(a.top_k_labels), list(a.top_k_scores))
+                for a in (bag.decode(m) for m in bag.messages(["/actions"])) if stamp_to_ns(a.window_start) >= first}
+    assert len(live) >= 5, f"only {len(live)} live labels with their whole window in the bag"
+    assert live.keys() <= {key(a) for a in heard["live"]}  # what the recorder stored is what the live node sent
+
+    replayed: dict = {}
+    action = processes.start("action_node", {"stride": 1, "use_sim_time": True},
+                             arguments=LiveArguments(params_file=str(params)))
+    play = processes.cli("play", "bag", "play", str(session), "--topics", "/skeletons", "--clock", "--rate", "0.25",
+                         "--wait-for-subscribers", "180")
+    deadline = time.monotonic() + 600
+    while (play.poll() is None or not set(live) <= set(replayed)) and time.monotonic() < deadline:
+        assert action.poll() is None, processes.log("action_node")[-3000:]
+        if play.poll() is not None and deadline - time.monotonic() > 10:
+            deadline = time.monotonic() + 10  # played: what is still missing has 10 s to arrive
+        rclpy.spin_once(node, timeout_sec=0.1)
+        for label in heard["replay"]:
+            replayed.setdefault(key(label), (label.label, list(label.top_k_labels), list(label.top_k_scores)))
+    assert play.returncode == 0, processes.log("play")
+    missing = sorted(set(live) - set(replayed))
+    assert not missing, f"{len(missing)}/{len(live)} live windows not replayed: {processes.log('action_node')[-2000:]}"
+    for window, (label, top_labels, top_scores) in live.items():
+        again = replayed[window]
+        assert (again[0], again[1]) == (label, top_labels), window
+        assert np.allclose(again[2], top_scores, atol=1e-4), window
+
+
 def test_keyboard_labeller_and_one_shot_events_reach_the_bag(processes, tmp_path):
     """`label` in a real terminal (a pty): keys publish START/switch/STOP; `--start`/`--stop` from a script."""
     import os
