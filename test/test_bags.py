@@ -461,3 +461,19 @@ def test_bag_play_stops_promptly_on_signals(tmp_path, stop, gap_s):
     assert play.returncode == 0 and "Traceback" not in output, output
     published = int(re.search(r"published (\d+) messages", output).group(1))
     assert published == 3 if gap_s else 0 < published < 1800, output
+
+
+def test_bag2dataset_and_extract_share_the_window_options():
+    """One declaration (commands.extract.add_window_arguments): same options, defaults and config."""
+    from dance_recognition.cli import build_parser
+    from dance_recognition.commands.extract import window_config
+
+    flags = ["--window", "24", "--stride", "6", "--whole-clips", "--pad", "edge", "--persons", "2",
+             "--min-presence", "0.3", "--layout", "openpose_coco_18"]
+    parser = build_parser()
+    from_bags = parser.parse_args(["bag2dataset", "bag", "out", *flags])
+    from_videos = parser.parse_args(["extract", "videos", "out", *flags])
+    assert window_config(from_bags) == window_config(from_videos)
+    assert window_config(from_bags).window == 24 and window_config(from_bags).pad == "edge"
+    defaults = [window_config(parser.parse_args(args)) for args in (["bag2dataset", "b", "o"], ["extract", "v", "o"])]
+    assert defaults[0] == defaults[1]

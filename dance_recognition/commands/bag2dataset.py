@@ -5,7 +5,13 @@ import argparse
 import json
 from pathlib import Path
 
-from dance_recognition.commands.extract import add_backend_arguments, backend_options, read_class_names
+from dance_recognition.commands.extract import (
+    WindowHelp,
+    add_backend_arguments,
+    add_window_arguments,
+    read_class_names,
+    window_config,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,14 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                           "without skeletons uses its only image topic)")
     parser.add_argument("--label-topic", default="", help="LabelEvent topic (default: the bag's only one)")
     add_backend_arguments(parser)
-    parser.add_argument("--layout", help="convert keypoints to this layout (default: the bag's own)")
-    parser.add_argument("--window", type=int, default=64, help="frames per sample (default 64)")
-    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
-    parser.add_argument("--whole-clips", action="store_true", help="one sample per label segment, fitted to --window")
-    parser.add_argument("--pad", choices=("zeros", "repeat", "edge"), default="zeros", help="for short segments")
-    parser.add_argument("--persons", type=int, default=1, help="people per sample (1: a sample per performer)")
-    parser.add_argument("--min-presence", type=float, default=0.5,
-                        help="skip windows whose person is seen in fewer than this share of frames")
+    add_window_arguments(parser, WindowHelp(layout="the bag's own", clip="label segment", short="segments",
+                                            persons="1: a sample per performer (track id)", person="person"))
     parser.add_argument("--max-gap", type=float, default=1.0,
                         help="seconds between skeleton stamps that end a continuous stretch (default 1.0)")
     parser.add_argument("--split-by", choices=("take", "bag"), default="take",
@@ -47,19 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _bag2dataset(args: argparse.Namespace) -> int:
     from dance_recognition.bags.convert import BagConversionConfig, bags_to_dataset, summary_json
-    from dance_recognition.data.extract import ExtractConfig
     from dance_recognition.errors import UserError
 
     if len(args.paths) < 2:
         raise UserError("give at least one bag and the output dataset folder: bag2dataset BAG... OUTPUT")
     *bags, output = args.paths
-    windows = ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
-                            window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,
-                            persons=args.persons, min_presence=args.min_presence, val_fraction=args.val_fraction,
-                            seed=args.seed)
-    config = BagConversionConfig(windows=windows, skeleton_topic=args.skeleton_topic, image_topic=args.image_topic,
-                                 label_topic=args.label_topic, label=args.label, csv=args.csv,
-                                 split_by=args.split_by, max_gap_s=args.max_gap)
+    config = BagConversionConfig(windows=window_config(args), skeleton_topic=args.skeleton_topic,
+                                 image_topic=args.image_topic, label_topic=args.label_topic, label=args.label,
+                                 csv=args.csv, split_by=args.split_by, max_gap_s=args.max_gap)
     summary = bags_to_dataset(bags, output, config, class_names=read_class_names(args.classes), append=args.append)
     for line in summary.lines():
         print(line)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from dance_recognition.class_names import read_class_names
@@ -19,14 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--csv", type=Path, help="segments CSV for --labels csv")
     parser.add_argument("--classes", type=Path, help="class names, one a line (fixes their order; others are errors)")
     add_backend_arguments(parser)
-    parser.add_argument("--layout", help="convert keypoints to this layout (default: the backend's own)")
-    parser.add_argument("--window", type=int, default=64, help="frames per sample (default 64)")
-    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
-    parser.add_argument("--whole-clips", action="store_true", help="one sample per clip/segment, fitted to --window")
-    parser.add_argument("--pad", choices=("zeros", "repeat", "edge"), default="zeros", help="for short clips")
-    parser.add_argument("--persons", type=int, default=1, help="people per sample, most confident first")
-    parser.add_argument("--min-presence", type=float, default=0.5,
-                        help="skip windows whose main person is seen in fewer than this share of frames")
+    add_window_arguments(parser, WindowHelp(layout="the backend's own", clip="clip/segment", short="clips",
+                                            persons="most confident first", person="main person"))
     parser.add_argument("--val-fraction", type=float, default=0.2, help="share of each class's VIDEOS for val")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val split")
     parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
@@ -45,6 +40,39 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-poses", type=int, help="mediapipe: most people found per frame (default 4)")
 
 
+@dataclass(frozen=True)
+class WindowHelp:
+    """The words that differ between ``extract`` (videos) and ``bag2dataset`` (bags) in the window options' help."""
+
+    layout: str  # where keypoints come from by default
+    clip: str  # what --whole-clips makes one sample of
+    short: str  # what --pad pads
+    persons: str  # how people fill a sample
+    person: str  # whose presence --min-presence counts
+
+
+def add_window_arguments(parser: argparse.ArgumentParser, words: WindowHelp) -> None:
+    """How samples are cut from frames (``ExtractConfig``), the same options for ``extract`` and ``bag2dataset``."""
+    parser.add_argument("--layout", help=f"convert keypoints to this layout (default: {words.layout})")
+    parser.add_argument("--window", type=int, default=64, help="frames per sample (default 64)")
+    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
+    parser.add_argument("--whole-clips", action="store_true", help=f"one sample per {words.clip}, fitted to --window")
+    parser.add_argument("--pad", choices=("zeros", "repeat", "edge"), default="zeros", help=f"for short {words.short}")
+    parser.add_argument("--persons", type=int, default=1, help=f"people per sample, {words.persons}")
+    parser.add_argument("--min-presence", type=float, default=0.5,
+                        help=f"skip windows whose {words.person} is seen in fewer than this share of frames")
+
+
+def window_config(args: argparse.Namespace):
+    """The ``ExtractConfig`` of the backend and window options (and --val-fraction, --seed)."""
+    from dance_recognition.data.extract import ExtractConfig
+
+    return ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
+                         window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,
+                         persons=args.persons, min_presence=args.min_presence, val_fraction=args.val_fraction,
+                         seed=args.seed)
+
+
 def backend_options(args: argparse.Namespace) -> dict:
     from dance_recognition.pose.base import backend_options as options_of
 
@@ -53,12 +81,9 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from dance_recognition.data.extract import ExtractConfig, extract, summary_json
+    from dance_recognition.data.extract import extract, summary_json
 
-    config = ExtractConfig(backend=args.backend, backend_options=backend_options(args), layout=args.layout,
-                           window=args.window, stride=args.stride, whole_clips=args.whole_clips, pad=args.pad,
-                           persons=args.persons, min_presence=args.min_presence, val_fraction=args.val_fraction,
-                           seed=args.seed)
+    config = window_config(args)
     summary = extract(args.videos, args.output, config, labels=args.labels, csv_path=args.csv,
                       class_names=read_class_names(args.classes), workers=args.workers, preview=args.preview)
     for line in summary.lines():
