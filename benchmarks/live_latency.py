@@ -13,6 +13,10 @@ Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements
    ``mode`` window and streaming on the same checkpoint (trained without temporal padding, random
    weights; the demo architecture and the paper network; stride 4): its CPU use and labels/s.
    ``--action-only`` runs just this part.
+``--pose-only`` runs (1) and (2) only; (2) also reports the pose node's CPU seconds per skeleton
+against the backend's per frame (a comparison less disturbed by other work on a shared machine
+than throughput) and the people per frame (the overhead grows with people: one message part,
+tracker entry and marker each).
 """
 from __future__ import annotations
 
@@ -39,17 +43,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def backend_alone(video: Path) -> float:
+def backend_alone(video: Path, passes: int = 2) -> dict:
+    """The backend on the video's frames as camera_node sends them (640 px wide), played ``passes``
+    times in a row as the looping camera does: frames/s, CPU seconds per frame (all of the process's
+    threads: less sensitive than wall time to other work on a shared machine) and people per frame."""
     source = FrameSource(str(video), loop=False, max_width=640)
     frames = []
     while (image := source.read()) is not None:
         frames.append(image)
     with create_estimator("mediapipe") as estimator:
         estimator.estimate(frames[0])
-        started = time.perf_counter()
-        for image in frames:
-            estimator.estimate(image)
-        return len(frames) / (time.perf_counter() - started)
+        people = 0
+        started, cpu = time.perf_counter(), time.process_time()
+        for image in frames * passes:
+            people += len(estimator.estimate(image).people)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    count = len(frames) * passes
+    return {"frames_per_s": count / elapsed, "cpu_per_frame": cpu / count, "people": people / count}
 
 
 def start(specs: list[NodeSpec], arguments: LiveArguments) -> list[subprocess.Popen]:
@@ -85,10 +95,11 @@ def run_graph(video: Path, fast: bool, seconds: float, fast_rate_hz: float = 200
                 spec.parameters["wait_for_publishers"] = ["skeletons"]
     rclpy.init()
     node = rclpy.create_node("live_benchmark")
-    skeletons, latencies = [], []
+    skeletons, latencies, people = [], [], []
 
     def on_skeleton(msg) -> None:
         skeletons.append(time.monotonic())
+        people.append(len(msg.people))
 
     def on_action(msg) -> None:
         latencies.append((time.time_ns() - stamp_to_ns(msg.header.stamp)) / 1e6)
@@ -108,7 +119,9 @@ def run_graph(video: Path, fast: bool, seconds: float, fast_rate_hz: float = 200
         elapsed = time.monotonic() - started
         cpu = {s.name: (cpu_seconds(p.pid) - first_cpu[s.name]) / elapsed
                for s, p in zip(specs, processes, strict=True)}
-        return {"skeletons_per_s": (len(skeletons) - count_before) / elapsed, "cpu": cpu, "latencies": latencies}
+        count = len(skeletons) - count_before
+        return {"skeletons_per_s": count / elapsed, "cpu": cpu, "latencies": latencies,
+                "people": float(np.mean(people[count_before:])) if count else 0.0}
     finally:
         stop(processes)
         node.destroy_node()
@@ -201,23 +214,36 @@ def action_node_section(seconds: float = 10.0) -> None:
                     flush=True)
 
 
+def pose_overhead(video: Path, seconds: float = 30.0) -> None:
+    """pose_node against the backend alone on the same frames: throughput and CPU per frame."""
+    alone = backend_alone(video)
+    # frames a little faster than the backend's rate, so the pose node is always busy, without a
+    # camera decoding at hundreds of Hz taking CPU from it on a small machine
+    fast = run_graph(video, fast=True, seconds=seconds, fast_rate_hz=1.25 * alone["frames_per_s"])
+    node_cpu = fast["cpu"]["pose_node"] / fast["skeletons_per_s"] if fast["skeletons_per_s"] else float("nan")
+    print(f"{'pose backend alone (MediaPipe full)':<44}{alone['frames_per_s']:>7.1f} frames/s, "
+          f"{1000 * alone['cpu_per_frame']:.0f} ms CPU per frame, {alone['people']:.2f} people per frame")
+    print(f"{'pose_node fed faster than it can go':<44}{fast['skeletons_per_s']:>7.1f} skeletons/s, "
+          f"{1000 * node_cpu:.0f} ms CPU per skeleton, {fast['people']:.2f} people per skeleton")
+    throughput = 1 - fast["skeletons_per_s"] / alone["frames_per_s"]
+    print(f"ROS overhead (target < 10%): throughput {100 * throughput:+.1f}%, "
+          f"CPU per frame {100 * (node_cpu / alone['cpu_per_frame'] - 1):+.1f}%; load average after: "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     default = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "ta_chi.mp4"
-    arguments = [a for a in sys.argv[1:] if a != "--action-only"]
+    arguments = [a for a in sys.argv[1:] if a not in ("--action-only", "--pose-only")]
     if "--action-only" in sys.argv[1:]:
         action_node_section()
         return
     video = Path(arguments[0]) if arguments else default
-    alone = backend_alone(video)
-    # frames a little faster than the backend's rate, so the pose node is always busy, without a
-    # camera decoding at hundreds of Hz taking CPU from it on a small machine
-    fast = run_graph(video, fast=True, seconds=15, fast_rate_hz=1.25 * alone)
+    print(f"video: {video}; load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    pose_overhead(video)
+    if "--pose-only" in sys.argv[1:]:
+        return
     live = run_graph(video, fast=False, seconds=20)
     latencies = np.array(live["latencies"])
-    print(f"video: {video}")
-    print(f"{'pose backend alone (MediaPipe full)':<44}{alone:>7.1f} frames/s")
-    print(f"{'pose_node fed faster than it can go':<44}{fast['skeletons_per_s']:>7.1f} skeletons/s  "
-          f"(ROS overhead {100 * (1 - fast['skeletons_per_s'] / alone):+.1f}%, target < 10%)")
     print(f"{'whole graph at 30 fps: skeletons':<44}{live['skeletons_per_s']:>7.1f} /s")
     if len(latencies):
         print(f"camera stamp -> ActionLabel latency: p50 {np.percentile(latencies, 50):.0f} ms, "

@@ -1,6 +1,7 @@
 """Multi-person MediaPipe (Tasks API) against the legacy single-person API, on real videos.
 
-    nice .venv/bin/python benchmarks/multiperson_pose.py [--frames N] [--skip-speed]
+    nice .venv/bin/python benchmarks/multiperson_pose.py [--frames N] [--skip-coverage]
+        [--skip-composites] [--skip-speed]
 
 One run, sequential (the machine is small and shared):
 1. per video (../shared/data/videos/*.mp4 and the demo video fetched at set-up): frames with 0, 1,
@@ -9,7 +10,9 @@ One run, sequential (the machine is small and shared):
    path (the baseline this backend replaced; it is run here directly, it is no longer in the package);
 2. ta_chi.mp4: mean / median distance between the two paths' landmarks (joints both see), in units
    of the image size;
-3. frames/s for 1, 2 and 3 people in view, backend vs legacy on the same frames (640 px wide as the
+3. scenes composited from real frames (no real clip here has three people MediaPipe can see, nor
+   partners standing close): three people side by side, and two people at decreasing distances;
+4. frames/s for 1, 2 and 3 people in view, backend vs legacy on the same frames (640 px wide as the
    live graph sends them), with the ratio, plus the backend restricted to what the legacy path
    does (``num_poses=1``, which also turns fresh detections off). "found" = people per frame the
    backend reports there (the pose2sim clip's third person and, at 640 px, the demo's backlit man
@@ -72,7 +75,8 @@ class Legacy:
         self.pose.close()
 
 
-def coverage(name: str, frames: list[np.ndarray]) -> None:
+def tracked(frames: list[np.ndarray]) -> tuple[Counter, set[int]]:
+    """Frames with 0, 1, 2, 3+ people reported (backend + tracker) and the track ids created."""
     tracker = PoseTracker()
     counts, ids = Counter(), set()
     with create_estimator("mediapipe") as estimator:
@@ -80,12 +84,33 @@ def coverage(name: str, frames: list[np.ndarray]) -> None:
             frame = tracker.update(estimator.estimate(image, stamp_ns=index * 33_333_333))
             counts[min(len(frame.people), 3)] += 1
             ids |= {p.track_id for p in frame.people}
+    return counts, ids
+
+
+def coverage(name: str, frames: list[np.ndarray]) -> None:
+    counts, ids = tracked(frames)
     legacy = Legacy()
     legacy_found = sum(legacy.landmarks(image) is not None for image in frames)
     legacy.close()
     with_person = len(frames) - counts[0]
     print(f"| {name} | {len(frames)} | {counts[0]} | {counts[1]} | {counts[2]} | {counts[3]} | {len(ids)} | "
           f"{with_person} | {legacy_found} |", flush=True)
+
+
+def composites(count: int = 40) -> None:
+    """Scenes no real clip here holds, composited from real frames (test/real_footage.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))  # the tests' compositing helpers
+    from real_footage import partner_frames, three_people_frames
+
+    scenes = {"three people side by side (lifter, tai chi, lifter mirrored)": three_people_frames(count)}
+    for offset in (1.3, 1.0, 0.75, 0.5):
+        scenes[f"two people, centres {offset} body widths apart"] = partner_frames(count, offset)
+    print("| composited scene | frames | 0 people | 1 | 2 | 3+ | track ids |")
+    print("|---|---|---|---|---|---|---|")
+    for name, frames in scenes.items():
+        counts, ids = tracked(frames)
+        print(f"| {name} | {len(frames)} | {counts[0]} | {counts[1]} | {counts[2]} | {counts[3]} | {len(ids)} |",
+              flush=True)
 
 
 def agreement(frames: list[np.ndarray]) -> None:
@@ -139,6 +164,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames per speed measurement")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-coverage", action="store_true")
+    parser.add_argument("--skip-composites", action="store_true")
     args = parser.parse_args()
     videos = sorted((DATA / "videos").glob("*.mp4"))
     demo = media_file("demo.mp4")
@@ -150,6 +176,8 @@ def main() -> int:
         for video in videos:
             coverage(video.name, read_frames(video))
         agreement(read_frames(DATA / "videos" / "ta_chi.mp4"))
+    if not args.skip_composites:
+        composites()
     if not args.skip_speed:
         print("| people in view | size | legacy frames/s | backend (ratio) | backend num_poses=1 (ratio) |")
         print("|---|---|---|---|---|")
