@@ -140,6 +140,25 @@ def test_split_bag_files_are_each_complete_and_listed_in_one_metadata(tmp_path, 
     assert converted[0].windows_per_class == converted[1].windows_per_class
 
 
+def test_split_bag_killed_mid_file_keeps_every_flushed_message(tmp_path):
+    """SIGKILL during a split recording: the closed files are complete, the open one is recovered up
+    to its last flush, and the bag (no metadata.yaml yet) reads as one."""
+    writer = BagWriter(tmp_path / "killed", max_duration_s=1.0)
+    writer.add_topic("/skeletons", SKELETON, [qos_profile()])
+    stamps = [START_NS + index * 33_333_333 for index in range(100)]  # 3.3 s: files 0..3
+    for stamp in stamps:
+        writer.write("/skeletons", stamp, skeleton_cdr(stamp, {}))
+    writer.flush()
+    writer.write("/skeletons", stamps[-1] + 1, skeleton_cdr(stamps[-1] + 1, {}))  # not flushed: may be lost
+    assert len(writer.files) == 4 and not (tmp_path / "killed" / "metadata.yaml").exists()
+    with open_bag(tmp_path / "killed") as bag:  # the writer was never closed, as after kill -9
+        recovered = [n for n in bag.notes if "killed_3.mcap is damaged or was not closed" in n]
+        assert recovered and len(bag.notes) == 2, bag.notes  # + metadata.yaml missing
+        read = [bag.decode(m).header.stamp for m in bag.messages(["/skeletons"])]
+    assert [s.sec * 10**9 + s.nanosec for s in read][:100] == stamps
+    writer.close()
+
+
 def test_split_limits_are_checked():
     with pytest.raises(BagError, match="at least 86016 bytes"):
         check_split(1000, 0.0)
