@@ -166,6 +166,10 @@ def main() -> int:
     parser.add_argument("--skip-coverage", action="store_true")
     parser.add_argument("--skip-composites", action="store_true")
     args = parser.parse_args()
+    if not (DATA / "videos" / "ta_chi.mp4").is_file():
+        print(f"error: no real footage in {DATA / 'videos'}; set DANCE_SHARED_DATA to the shared data folder",
+              file=sys.stderr)
+        return 1
     videos = sorted((DATA / "videos").glob("*.mp4"))
     demo = media_file("demo.mp4")
     if demo is not None:
