@@ -159,6 +159,26 @@ def test_split_bag_killed_mid_file_keeps_every_flushed_message(tmp_path):
     writer.close()
 
 
+def test_split_file_that_cannot_be_created_ends_a_complete_bag(tmp_path):
+    """The next split file cannot be created (here a folder holds its name; a full disk alike): the
+    write fails once, and the bag closes with every message of the complete files before."""
+    writer = BagWriter(tmp_path / "take", max_duration_s=1.0)
+    writer.add_topic("/skeletons", SKELETON, [qos_profile()])
+    (tmp_path / "take" / "take_1.mcap").mkdir()
+    stamps = [START_NS + index * 100_000_000 for index in range(11)]  # the 11th goes into take_1
+    for stamp in stamps[:10]:
+        writer.write("/skeletons", stamp, skeleton_cdr(stamp, {}))
+    with pytest.raises(OSError):
+        writer.write("/skeletons", stamps[10], skeleton_cdr(stamps[10], {}))
+    with pytest.raises(BagError, match="no more messages after the write error"):
+        writer.write("/skeletons", stamps[10], skeleton_cdr(stamps[10], {}))
+    writer.close()
+    (tmp_path / "take" / "take_1.mcap").rmdir()
+    with open_bag(tmp_path / "take") as bag:
+        assert not bag.notes and bag.topics["/skeletons"].count == 10
+    assert "take_0.mcap" in (tmp_path / "take" / "metadata.yaml").read_text()
+
+
 def test_split_limits_are_checked():
     with pytest.raises(BagError, match="at least 86016 bytes"):
         check_split(1000, 0.0)

@@ -362,7 +362,12 @@ class BagWriter:
         with every topic and definition registered again."""
         writer = self._writer
         writer.storage.close(FORMAT_VERSION, self._file_metadata(self.files[-1]))
-        writer.storage = self._new_storage(len(self.files))
+        closed = writer.storage
+        try:
+            writer.storage = self._new_storage(len(self.files))
+        except WRITE_ERRORS:
+            writer.storage = _Closed(closed.path)  # every message is in the complete files before
+            raise
         self._start_file()
         added: set[str] = set()
         for connection in writer.connections:
@@ -416,6 +421,9 @@ class BagWriter:
 
     def _close_after_failure(self) -> None:
         """Completes the bag up to the latest durable point whose index fits; see the module docstring."""
+        if isinstance(self._writer.storage, _Closed):  # the next split file could not be created
+            self._writer.close()
+            return
         points = list(self._points)
         while points:
             self._roll_back(points.pop())
