@@ -41,13 +41,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("TQDM_MININTERVAL", "30")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        return code
     except DanceRecognitionError as error:
         print(f"dance-recognition {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"dance-recognition {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` closed the output early: what was wanted was printed
+        # Python flushes stdout again at exit; point it at /dev/null so that does not fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

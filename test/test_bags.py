@@ -134,6 +134,7 @@ def test_split_bag_files_are_each_complete_and_listed_in_one_metadata(tmp_path, 
         assert [t for _, t, _ in ours] == sorted(t for _, t, _ in ours)  # files merged in time order
         assert sorted(ours) == expected
         assert f"Messages:          {len(expected)}" in info_lines(bag)
+        assert f"Files:             {', '.join(f.name for f in files)}" in info_lines(bag)  # as ros2 bag info
     converted = [bags_to_dataset([path], tmp_path / f"out-{path.name}", config()) for path in (whole.path, sample.path)]
     counts = [len(SkeletonDataset(tmp_path / f"out-{path.name}")) for path in (whole.path, sample.path)]
     assert counts[0] == counts[1] > 0 and converted[1].failed == converted[0].failed == {}
@@ -516,3 +517,10 @@ def test_bag2dataset_and_extract_share_the_window_options():
     assert window_config(from_bags).window == 24 and window_config(from_bags).pad == "edge"
     defaults = [window_config(parser.parse_args(args)) for args in (["bag2dataset", "b", "o"], ["extract", "v", "o"])]
     assert defaults[0] == defaults[1]
+
+
+def test_bag_info_piped_into_head_ends_quietly(tmp_path, talker):
+    """`bag info ... | head -1`: the reader closes the pipe early; no traceback, exit 0."""
+    shell = subprocess.run(f"{sys.executable} -m dance_recognition.cli bag info {talker}/* {talker}/* | head -1",
+                           shell=True, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert shell.stdout.startswith("Bag:") and "Traceback" not in shell.stderr and "Error" not in shell.stderr, shell

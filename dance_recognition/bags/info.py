@@ -45,7 +45,8 @@ def label_lines(bag: Bag) -> list[str]:
 def info_lines(bag: Bag) -> list[str]:
     duration = bag.duration_s
     lines = [
-        f"Files:             {bag.path}",
+        f"Bag:               {bag.path}",
+        f"Files:             {', '.join(bag.files)}",
         f"Bag size:          {_size(bag.path) / 1e6:.2f} MB",
         f"Storage id:        {bag.storage}",
         f"Duration:          {duration:.3f}s",

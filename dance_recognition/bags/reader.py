@@ -62,6 +62,7 @@ class _Source:
 
     connections: list[Connection]
     storage: str
+    path: Path  # the storage file (a compressed bag: its folder)
 
     def messages(self, topics: set[str] | None) -> Iterator[tuple[Connection, int, bytes]]:
         raise NotImplementedError
@@ -72,6 +73,7 @@ class _Source:
 
 class _RosbagsSource(_Source):
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.reader = Reader(path)
         self.reader.open()
         self.connections = list(self.reader.connections)
@@ -319,6 +321,11 @@ class Bag:
     _sources: list[_Source]
     _typestore: object = None
     _undecodable: set[str] = field(default_factory=set)
+
+    @property
+    def files(self) -> list[str]:
+        """The storage files read, in metadata.yaml's order (several for a split bag)."""
+        return [source.path.name for source in self._sources]
 
     @property
     def message_count(self) -> int:
