@@ -76,12 +76,12 @@ def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
     runs = []
     with torch.inference_mode():
         state = stream.initial_state(persons)
-        for phase in list(range(every)) * 3:
-            _, state = step.step(x, phase, state)
+        for count in range(3 * every):
+            _, state = step.step(x, count, state)
         for _ in range(3):
             start = time.process_time()
             for frame in range(frames):
-                _, state = step.step(x, frame % every, state)
+                _, state = step.step(x, frame, state)
             runs.append((time.process_time() - start) / frames)
     return statistics.median(runs) * 1e3
 
@@ -146,7 +146,7 @@ def exactness_section(sequence: np.ndarray, size: tuple[int, int]) -> None:
         with torch.inference_mode():
             state = stream.initial_state(1)
             for t in tqdm(range(frames), desc=f"streaming every {every}", leave=False):
-                logits, state = stream.step(x[:, :, t, :, 0], t % every, state)
+                logits, state = stream.step(x[:, :, t, :, 0], t, state)
                 if logits is not None and t >= window - 1:
                     produced[t] = logits[0]
             worst, scale = 0.0, 0.0

@@ -91,11 +91,15 @@ def plan_stream(config: STGCNConfig, window: int, every: int = 1) -> StreamPlan:
 
 
 class StreamingBlock(nn.Module):
-    """One fused ST-GCN block computing one column at a time from its buffered inputs.
+    """One fused ST-GCN block computing one column at a time into preallocated ring buffers.
 
-    Columns are stored joints-major, channels last, (B, V, frames, C): every product is then one
+    Columns are stored joints-major, channels last, (B, V, slots, C): every product is then one
     2-D matrix product with B*V rows and pre-transposed weights (a batched product with V=18
-    columns ran at a fifth of the speed)."""
+    columns ran at a fifth of the speed). The graph-convolution ring keeps the columns of each
+    residue modulo the dilation d apart (their taps never mix) and holds each column twice (slots
+    q and q + k of its residue, q = (n // d) mod k), so the k taps of the newest column are always
+    one contiguous slice, read by the temporal product in place: no concatenation, no copy of the
+    history per step. Biases are folded (the residual convolution's into the temporal one)."""
 
     def __init__(self, block: FusedBlock, input_rate: int, output_rate: int, dilation: int) -> None:
         super().__init__()
@@ -114,46 +118,57 @@ class StreamingBlock(nn.Module):
             # row j*C + c of the temporal weight multiplies tap j (oldest first) of channel c
             self.register_buffer("tcn_weight", weight.squeeze(3).permute(2, 1, 0).reshape(-1, self.out_channels)
                                  .contiguous())
-            self.register_buffer("tcn_bias", block.tcn.bias.clone())
+            bias = block.tcn.bias.clone()
             self.residual_mode = block.residual_mode
             if block.residual_mode == 2:
                 self.register_buffer("residual_weight", block.residual.weight.flatten(1).t().contiguous())
-                self.register_buffer("residual_bias", block.residual.bias.clone())
+                bias += block.residual.bias
             else:
                 self.register_buffer("residual_weight", torch.zeros(0))
-                self.register_buffer("residual_bias", torch.zeros(0))
+            self.register_buffer("tcn_bias", bias)
         self.input_rate, self.output_rate, self.dilation = input_rate, output_rate, dilation
-        self.history = (self.kernel - 1) * dilation + 1  # gcn columns the temporal kernel spans
-        # the residual adds the input column at the kernel's centre
-        self.residual_history = (self.kernel - 1) // 2 * dilation + 1 if self.residual_mode != 0 else 1
+        self.span = 2 * self.kernel  # ring slots per residue
+        # the residual adds the input column at the kernel's centre: the oldest of this many
+        self.residual_ring = (self.kernel - 1) // 2 * dilation + 1 if self.residual_mode != 0 else 1
 
     def initial_state(self, batch: int, joints: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        gcn = like.new_zeros(batch, joints, self.history, self.out_channels)
+        gcn = like.new_zeros(batch, joints, self.dilation * self.span, self.out_channels)
         residual_channels = self.in_channels if self.residual_mode != 0 else 1
-        return gcn, like.new_zeros(batch, joints, self.residual_history, residual_channels)
+        return gcn, like.new_zeros(batch, joints, self.residual_ring, residual_channels)
 
-    def ingest(self, column: torch.Tensor, gcn_buffer: torch.Tensor, residual_buffer: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A new input column (B, V, C_in): its graph convolution joins the buffers."""
+    def _slot(self, index: int) -> int:
+        """First ring slot of gcn column ``index``: its residue's part, then its place in it."""
+        return index % self.dilation * self.span + index // self.dilation % self.kernel
+
+    def ingest(self, column: torch.Tensor, index: int, gcn_ring: torch.Tensor, residual_ring: torch.Tensor) -> None:
+        """Input column number ``index`` (B, V, C_in): its graph convolution (and, for the
+        residual, the column itself) goes into the rings, in place."""
         batch, joints = column.shape[0], column.shape[1]
-        aggregated = torch.matmul(self.A_rows, column).reshape(batch * joints, -1)  # (B*V, K*C_in)
-        y = torch.relu(torch.mm(aggregated, self.gcn_weight).view(batch, joints, -1) + self.gcn_bias)
-        gcn_buffer = torch.cat([gcn_buffer[:, :, 1:], y.unsqueeze(2)], dim=2)
+        if batch == 1:
+            aggregated = torch.mm(self.A_rows, column[0]).view(joints, -1)  # (V, K*C_in)
+            y = torch.addmm(self.gcn_bias, aggregated, self.gcn_weight)
+        else:
+            aggregated = torch.matmul(self.A_rows, column).view(batch * joints, -1)
+            y = (torch.mm(aggregated, self.gcn_weight).view(batch, joints, -1) + self.gcn_bias).view(batch * joints, -1)
+        slot = self._slot(index)
+        gcn_ring[:, :, slot:slot + self.kernel + 1:self.kernel].copy_(
+            y.relu_().view(batch, joints, 1, -1).expand(-1, -1, 2, -1))
         if self.residual_mode != 0:
-            residual_buffer = torch.cat([residual_buffer[:, :, 1:], column.unsqueeze(2)], dim=2)
-        return gcn_buffer, residual_buffer
+            residual_ring[:, :, index % self.residual_ring].copy_(column)
 
-    def emit(self, gcn_buffer: torch.Tensor, residual_buffer: torch.Tensor) -> torch.Tensor:
-        """The block's output column (B, V, C_out) for the newest buffered input."""
-        batch, joints = gcn_buffer.shape[0], gcn_buffer.shape[1]
-        taps = gcn_buffer[:, :, :: self.dilation].reshape(batch * joints, -1)  # (B*V, k*C_out)
-        y = torch.addmm(self.tcn_bias, taps, self.tcn_weight)
-        if self.residual_mode == 1:
-            y = y + residual_buffer[:, :, 0].reshape(batch * joints, -1)
-        elif self.residual_mode == 2:
-            y = y + torch.addmm(self.residual_bias, residual_buffer[:, :, 0].reshape(batch * joints, -1),
-                                self.residual_weight)
-        return torch.relu(y).view(batch, joints, -1)
+    def emit(self, index: int, gcn_ring: torch.Tensor, residual_ring: torch.Tensor) -> torch.Tensor:
+        """The block's output column (B, V, C_out) for its newest input column ``index``."""
+        batch, joints = gcn_ring.shape[0], gcn_ring.shape[1]
+        slot = self._slot(index)
+        taps = gcn_ring[:, :, slot + 1:slot + self.kernel + 1].reshape(batch * joints, -1)  # a view
+        y = torch.addmm(self.tcn_bias, taps, self.tcn_weight)  # (B*V, C_out)
+        if self.residual_mode != 0:
+            centre = residual_ring[:, :, (index + 1) % self.residual_ring].reshape(batch * joints, -1)
+            if self.residual_mode == 1:
+                y.add_(centre)
+            else:
+                y = torch.addmm(y, centre, self.residual_weight)
+        return y.relu_().view(batch, joints, -1)
 
 
 class StreamingSTGCN(nn.Module):
@@ -167,7 +182,8 @@ class StreamingSTGCN(nn.Module):
         self.plan = plan_stream(fused.config, window, every)
         self.every, self.persons = self.plan.every, max(int(persons), 1)
         self.num_joints, self.in_channels = fused.num_joints, fused.in_channels
-        self.pool_spacing = self.plan.pool_spacing
+        self.pool_spacing, self.pool_length = self.plan.pool_spacing, self.plan.pool_length
+        self.last_rate = self.plan.output_rates[-1]
         with torch.no_grad():
             self.register_buffer("input_scale", fused.input_scale[0, :, 0, :].t().contiguous())  # (V, C)
             self.register_buffer("input_shift", fused.input_shift[0, :, 0, :].t().contiguous())
@@ -175,11 +191,12 @@ class StreamingSTGCN(nn.Module):
                 StreamingBlock(block, rate_in, rate_out, dilation) for block, rate_in, rate_out, dilation in zip(
                     fused.blocks, self.plan.input_rates, self.plan.output_rates, self.plan.dilations, strict=True)
             ])
-            self.register_buffer("fcn_weight", fused.fcn.weight.flatten(1).clone())  # (classes, C_last)
+            self.register_buffer("fcn_weight", fused.fcn.weight.flatten(1).t().contiguous())  # (C_last, classes)
             self.register_buffer("fcn_bias", fused.fcn.bias.clone())
-            self.register_buffer("absent_features", torch.zeros(self.blocks[-1].out_channels))
-            if self.persons > 1:  # the zero-padded persons of the window model: constant features
-                self.absent_features.copy_(self._features_of_absent_person())
+            if self.persons > 1:  # the zero-padded persons of the window model: constant features, folded in
+                absent = self._features_of_absent_person()
+                self.fcn_bias.add_(absent @ self.fcn_weight, alpha=(self.persons - 1) / self.persons)
+                self.fcn_weight.div_(self.persons)
         self.eval()
 
     def _features_of_absent_person(self) -> torch.Tensor:
@@ -187,55 +204,54 @@ class StreamingSTGCN(nn.Module):
         missing person); constant in time, computed once by streaming zeros through the network."""
         state = self.initial_state(1)
         zeros = self.input_scale.new_zeros(1, self.in_channels, self.num_joints)
-        pooled = torch.zeros(0)
         for frame in range(self.plan.window + self.every):
-            _logits, state = self.step(zeros, frame % self.every, state)
-            pooled = state[-1][0, :, -1]
-        return pooled
+            self.step(zeros, frame, state)
+        return self._pooled_features(state[-1], self.plan.window + self.every - 1)[0]
 
     def initial_state(self, batch: int) -> list[torch.Tensor]:
-        """Zeroed buffers for ``batch`` persons: [gcn_0, residual_0, ..., pooled]."""
+        """Zeroed ring buffers for ``batch`` persons: [gcn_0, residual_0, ..., pooled]."""
         state: list[torch.Tensor] = []
         for block in self.blocks:
             state.extend(block.initial_state(batch, self.num_joints, self.input_scale))
         last = self.blocks[-1].out_channels
-        state.append(self.input_scale.new_zeros(batch, last, self.plan.pool_length))
+        state.append(self.input_scale.new_zeros(batch, 2 * self.pool_length, last))
         return state
 
-    def forward(self, frame: torch.Tensor, phase: int, state: list[torch.Tensor]
+    def forward(self, frame: torch.Tensor, count: int, state: list[torch.Tensor]
                 ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-        return self.step(frame, phase, state)
+        return self.step(frame, count, state)
 
-    def step(self, frame: torch.Tensor, phase: int, state: list[torch.Tensor]
+    def _pooled_features(self, pooled: torch.Tensor, count: int) -> torch.Tensor:
+        """Mean of the last block's columns one prediction averages (ring slots, oldest first)."""
+        slot = (count // self.last_rate) % self.pool_length
+        return pooled[:, slot + 1:slot + self.pool_length + 1:self.pool_spacing].mean(dim=1)
+
+    def step(self, frame: torch.Tensor, count: int, state: list[torch.Tensor]
              ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-        """Advance every person of the batch by one frame.
+        """Advance every person of the batch by one frame, updating ``state`` in place.
 
-        ``frame`` (B, C, V): one prepared (normalised) frame per person; ``phase``: the persons'
-        common frame count modulo ``every`` (a prediction is due at phase 0); ``state``: their
-        buffers. Returns (logits (B, classes) at phase 0 else None, the new state). Logits are
-        meaningful once ``plan.window`` frames went in since the state was created.
+        ``frame`` (B, C, V): one prepared (normalised) frame per person; ``count``: the number of
+        frames this batch's state took in before (common to the batch: it places the columns in
+        the rings, and a prediction is due when ``count % every == 0``); ``state``: their ring
+        buffers. Returns (logits (B, classes) when a prediction is due else None, ``state``).
+        Logits are meaningful once ``plan.window`` frames went in since the state was created.
         """
-        column = frame.transpose(1, 2) * self.input_scale + self.input_shift  # (B, V, C)
-        new_state = list(state)
-        active = True
+        column = torch.addcmul(self.input_shift, frame.transpose(1, 2), self.input_scale)  # (B, V, C)
         for index, block in enumerate(self.blocks):
-            if active:
-                gcn, residual = block.ingest(column, state[2 * index], state[2 * index + 1])
-                new_state[2 * index], new_state[2 * index + 1] = gcn, residual
-                if phase % block.output_rate == 0:
-                    column = block.emit(gcn, residual)
-                else:
-                    active = False
-        if not active:
-            return None, new_state
-        pooled = torch.cat([state[-1][:, :, 1:], column.mean(dim=1).unsqueeze(2)], dim=2)
-        new_state[-1] = pooled
-        if phase % self.every != 0:
-            return None, new_state
-        features = pooled[:, :, :: self.pool_spacing].mean(dim=2)
-        if self.persons > 1:
-            features = (features + (self.persons - 1) * self.absent_features) / self.persons
-        return torch.matmul(features, self.fcn_weight.t()) + self.fcn_bias, new_state
+            if count % block.input_rate != 0:
+                return None, state
+            column_index = count // block.input_rate
+            block.ingest(column, column_index, state[2 * index], state[2 * index + 1])
+            if count % block.output_rate != 0:
+                return None, state
+            column = block.emit(column_index, state[2 * index], state[2 * index + 1])
+        pooled = state[-1]
+        slot = (count // self.last_rate) % self.pool_length
+        pooled[:, slot::self.pool_length].copy_(column.mean(dim=1).unsqueeze(1).expand(-1, 2, -1))
+        if count % self.every != 0:
+            return None, state
+        features = pooled[:, slot + 1:slot + self.pool_length + 1:self.pool_spacing].mean(dim=1)
+        return torch.addmm(self.fcn_bias, features, self.fcn_weight), state
 
 
 def script_streaming(model: StreamingSTGCN) -> torch.jit.ScriptModule:

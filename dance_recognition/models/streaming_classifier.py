@@ -83,8 +83,8 @@ class StreamingClassifier(CheckpointInputs):
         zeros = torch.zeros(1, self.model.in_channels, self.model.num_joints, device=self.device)
         for batch in (1, 2):
             state = self.initial_state(batch)
-            for phase in list(range(self.plan.every)) * 3:
-                _probabilities, state = self.step(zeros.expand(batch, -1, -1), phase, state)
+            for count in range(3 * self.plan.every):
+                _probabilities, state = self.step(zeros.expand(batch, -1, -1), count, state)
 
     def convert(self, keypoints: np.ndarray, layout: str) -> np.ndarray:
         """(B, V, 3) pixel keypoints of ``layout`` -> the model's layout (missing: confidence 0)."""
@@ -113,10 +113,12 @@ class StreamingClassifier(CheckpointInputs):
         return self.model.initial_state(batch)
 
     @torch.inference_mode()
-    def step(self, frames: torch.Tensor, phase: int, state: list[torch.Tensor]
+    def step(self, frames: torch.Tensor, count: int, state: list[torch.Tensor]
              ) -> tuple[np.ndarray | None, list[torch.Tensor]]:
-        """(B, C, V) prepared frames -> (B, classes) probabilities when a prediction is due, else None."""
-        logits, state = self.step_function.step(frames, phase, state)
+        """(B, C, V) prepared frames -> (B, classes) probabilities when a prediction is due, else None.
+        ``count``: frames the batch's ``state`` took in before (StreamingSTGCN.step); the state is
+        updated in place."""
+        logits, state = self.step_function.step(frames, count, state)
         if logits is None:
             return None, state
         return torch.softmax(logits.float(), dim=1).cpu().numpy(), state
