@@ -9,10 +9,11 @@ Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements
    under 10%);
 3. the whole graph at the video's native 30 fps: camera stamp -> ActionLabel arrival latency
    (p50/p99, same machine clock) and each node's CPU use (share of one core, from /proc);
-4. action_node alone, fed Skeleton messages of 1 and 3 people (generated moves) at 30 fps, in
-   ``mode`` window and streaming on the same checkpoint (trained without temporal padding, random
-   weights; the demo architecture and the paper network; stride 4): its CPU use and labels/s.
-   ``--action-only`` runs just this part.
+4. action_node alone (one thread), fed Skeleton messages of 1 and 3 people (real MediaPipe
+   skeletons of ta_chi.mp4) at 30 fps, in ``mode`` window (stride 4) and streaming (stride 4 and
+   1) on the same checkpoint (trained without temporal padding, random weights; the demo
+   architecture and the paper network): CPU seconds of the node per second of input, from /proc,
+   and the labels it published of those due. ``--action-only`` runs just this part.
 ``--pose-only`` runs (1) and (2) only; (2) also reports the pose node's CPU seconds per skeleton
 against the backend's per frame (a comparison less disturbed by other work on a shared machine
 than throughput) and the people per frame (the overhead grows with people: one message part,
@@ -62,8 +63,9 @@ def backend_alone(video: Path, passes: int = 2) -> dict:
     return {"frames_per_s": count / elapsed, "cpu_per_frame": cpu / count, "people": people / count}
 
 
-def start(specs: list[NodeSpec], arguments: LiveArguments) -> list[subprocess.Popen]:
-    env = environment_with_profile()
+def start(specs: list[NodeSpec], arguments: LiveArguments, extra_env: dict[str, str] | None = None
+          ) -> list[subprocess.Popen]:
+    env = {**environment_with_profile(), **(extra_env or {})}
     return [subprocess.Popen(command(spec, arguments), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for spec in specs]
 
@@ -146,49 +148,85 @@ def streamable_checkpoint(folder: Path, channels: tuple, strides: tuple, window:
     return save_checkpoint(folder / f"streamable-{len(channels)}.pt", model, card)
 
 
-def action_node_cpu(checkpoint: Path, mode: str, people: int, seconds: float) -> dict:
-    """CPU (share of one core) and labels/s of action_node fed ``people`` persons at 30 fps."""
+def real_people(people: int) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """COCO-18 pixel keypoints of ``people`` persons from the real tai chi clip (MediaPipe, see
+    streaming_speed.real_sequence): person i is the same dancer 150*i frames later, 40*i px aside."""
+    from streaming_speed import real_sequence
+
+    found = real_sequence(600)
+    if found is None:
+        raise SystemExit("../shared/data/videos/ta_chi.mp4 is absent: no real sequence to publish")
+    sequence, size = found
+    tracks = []
+    for person in range(people):
+        track = np.roll(sequence, -150 * person, axis=0).copy()
+        track[..., 0] += 40.0 * person * (track[..., 2] > 0)
+        tracks.append(track)
+    return tracks, size
+
+
+def action_node_cpu(checkpoint: Path, mode: str, stride: int, tracks: list[np.ndarray], size: tuple[int, int],
+                    warm_up: int, seconds: float) -> dict:
+    """CPU seconds action_node spends per second of input (1.0 = one core busy), fed the persons of
+    ``tracks`` at 30 fps. The share is taken over the input it handled, not over wall time: after
+    ``warm_up`` frames (full windows, TorchScript optimised) the node's CPU time is read from
+    /proc, ``seconds`` of frames are published at 30 Hz, and the CPU time is read again once the
+    node published every label those frames are due (or 10 s without a new one). A starved node
+    therefore costs what it costs; a node that fell behind and dropped frames shows as labels
+    missing, and its CPU is scaled to all labels due (``cpu_needed``)."""
     import rclpy
     from dance_recognition.msg import ActionLabel, Skeleton
     from rclpy.qos import QoSProfile
 
-    from dance_recognition.data.synthetic import MOVES, generate_move
     from dance_recognition.ros.skeleton_conversions import pose_frame_to_msg
     from dance_recognition.skeleton.layouts import OPENPOSE_COCO_18
     from dance_recognition.skeleton.pose import PersonPose, PoseFrame
 
-    rng = np.random.default_rng(0)
-    moves = [generate_move(list(MOVES)[i % len(MOVES)], 3000, rng).astype(np.float32) for i in range(people)]
-    spec = NodeSpec("action_node", "action_node", {"checkpoint": str(checkpoint), "mode": mode, "stride": 4})
+    spec = NodeSpec("action_node", "action_node", {"checkpoint": str(checkpoint), "mode": mode, "stride": stride})
     rclpy.init()
     node = rclpy.create_node("action_cpu_benchmark")
     labels: list[float] = []
     node.create_subscription(ActionLabel, "actions", lambda msg: labels.append(time.monotonic()),
                              QoSProfile(depth=100))
     publisher = node.create_publisher(Skeleton, "skeletons", QoSProfile(depth=30))
-    processes = start([spec], LiveArguments())
+    processes = start([spec], LiveArguments(), {"OMP_NUM_THREADS": "1"})
+    load_before = os.getloadavg()[0]
+
+    def publish(frame: int) -> None:
+        people = [PersonPose(keypoints=track[frame % len(track)], track_id=i) for i, track in enumerate(tracks)]
+        publisher.publish(pose_frame_to_msg(PoseFrame(
+            OPENPOSE_COCO_18.name, OPENPOSE_COCO_18.joint_names, *size, people,
+            stamp_ns=1_000_000_000 + frame * 33_333_333, frame_id="cam")))
+
+    def publish_at_30_hz(first: int, count: int) -> None:
+        next_at = time.monotonic()
+        for frame in range(first, first + count):
+            publish(frame)
+            next_at += 1 / 30
+            while time.monotonic() < next_at:
+                rclpy.spin_once(node, timeout_sec=max(0.0, next_at - time.monotonic()))
+
+    def wait_for_labels(expected: int) -> None:
+        quiet_since, seen = time.monotonic(), len(labels)
+        while len(labels) < expected and time.monotonic() - quiet_since < 10.0:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if len(labels) != seen:
+                quiet_since, seen = time.monotonic(), len(labels)
+
     try:
         deadline = time.monotonic() + 120
         while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
-        started = first_cpu = None
-        frame, next_at = 0, time.monotonic()
-        while True:
-            now = time.monotonic()
-            if started is None and frame == 90:  # 3 s of warm-up: windows full, TorchScript optimised
-                started, first_cpu, first_labels = now, cpu_seconds(processes[0].pid), len(labels)
-            if started is not None and now - started >= seconds:
-                break
-            people_now = [PersonPose(keypoints=moves[i][frame % 3000], track_id=i) for i in range(people)]
-            publisher.publish(pose_frame_to_msg(PoseFrame(
-                OPENPOSE_COCO_18.name, OPENPOSE_COCO_18.joint_names, 640, 480, people_now,
-                stamp_ns=1_000_000_000 + frame * 33_333_333, frame_id="cam")))
-            frame, next_at = frame + 1, next_at + 1 / 30
-            while time.monotonic() < next_at:
-                rclpy.spin_once(node, timeout_sec=max(0.0, next_at - time.monotonic()))
-        elapsed = time.monotonic() - started
-        return {"cpu": (cpu_seconds(processes[0].pid) - first_cpu) / elapsed,
-                "labels_per_s": (len(labels) - first_labels) / elapsed}
+        people, frames = len(tracks), round(seconds * 30) // 4 * 4
+        publish_at_30_hz(0, warm_up)
+        wait_for_labels(people * (30 // stride))  # the warm-up's labels are out (30 frames past the window)
+        first_cpu, first_labels = cpu_seconds(processes[0].pid), len(labels)
+        publish_at_30_hz(warm_up, frames)
+        due = people * (frames // stride)  # one label per person every ``stride`` frames
+        wait_for_labels(first_labels + due)
+        measured, made = (cpu_seconds(processes[0].pid) - first_cpu) / (frames / 30), len(labels) - first_labels
+        return {"cpu_per_input_s": measured, "cpu_needed": measured * due / max(min(made, due), 1), "labels": made,
+                "due": due, "load": (load_before, os.getloadavg()[0])}
     finally:
         stop(processes)
         node.destroy_node()
@@ -198,20 +236,31 @@ def action_node_cpu(checkpoint: Path, mode: str, people: int, seconds: float) ->
 def action_node_section(seconds: float = 10.0) -> None:
     import tempfile
 
-    print("action_node alone at 30 fps, stride 4 (a label every 4th frame per person), same checkpoint in both "
-          "modes (trained without temporal padding); CPU 1.0 = one core:")
+    tracks, size = real_people(3)
+    print(f"action_node alone (OMP_NUM_THREADS=1), fed {seconds:g} s of real skeletons at 30 fps (MediaPipe on "
+          "ta_chi.mp4, COCO-18; 3 people = the dancer 5 s and 10 s later, shifted); same checkpoint in both modes "
+          "(trained without temporal padding). CPU = CPU seconds of the node per second of input (1.0 = one core):")
+    runs = (("window", 4), ("streaming", 4), ("streaming", 1))
     with tempfile.TemporaryDirectory() as folder:
         for name, (channels, strides, window) in ARCHITECTURES.items():
             checkpoint = streamable_checkpoint(Path(folder), channels, strides, window)
             print(f"  {name}:")
             for people in (1, 3):
-                results = {mode: action_node_cpu(checkpoint, mode, people, seconds)
-                           for mode in ("window", "streaming")}
-                print(f"    {people} person(s): " + ", ".join(
-                    f"{mode} CPU {r['cpu']:.2f} ({r['labels_per_s']:.1f} labels/s of {7.5 * people:.1f})"
-                    for mode, r in results.items())
-                    + f"  ->  window / streaming CPU {results['window']['cpu'] / results['streaming']['cpu']:.1f}x",
-                    flush=True)
+                results = {}
+                for mode, stride in runs:
+                    results[mode, stride] = r = action_node_cpu(checkpoint, mode, stride, tracks[:people], size,
+                                                                window + 30, seconds)
+                    behind = "" if r["labels"] >= r["due"] else (
+                        f"; it fell behind and dropped frames: measured {r['cpu_per_input_s']:.3f} for the "
+                        "labels it made, scaled to all labels due")
+                    print(f"    {people} person(s), {mode:9} a label every {stride} frame(s): CPU "
+                          f"{r['cpu_needed']:.3f}  ({r['labels']}/{r['due']} labels due{behind}; load "
+                          f"{r['load'][0]:.1f} -> {r['load'][1]:.1f})", flush=True)
+                window_cpu = results["window", 4]["cpu_needed"]
+                print(f"    {people} person(s): window / streaming CPU at stride 4: "
+                      f"{window_cpu / results['streaming', 4]['cpu_needed']:.1f}x; streaming with a label "
+                      f"every frame costs {results['streaming', 1]['cpu_needed'] / window_cpu:.2f}x window at "
+                      "stride 4", flush=True)
 
 
 def pose_overhead(video: Path, seconds: float = 30.0) -> None:

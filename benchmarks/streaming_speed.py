@@ -86,6 +86,55 @@ def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
     return statistics.median(runs) * 1e3
 
 
+def stream_flops(model: STGCN) -> float:
+    """FLOPs of one every-frame step: one column of each block (graph aggregation and 1x1
+    weights, temporal kernel, residual convolution) and the classifier."""
+    config, joints, subsets = model.config, model.num_joints, model.A.shape[0]
+    flops, c_in = 0.0, config.in_channels
+    for index, (c_out, stride) in enumerate(zip(config.channels, config.strides, strict=True)):
+        flops += subsets * joints * joints * c_in + joints * subsets * c_in * c_out  # graph convolution
+        flops += joints * config.temporal_kernel * c_out * c_out  # temporal kernel
+        flops += joints * c_in * c_out if index > 0 and (c_in != c_out or stride != 1) else 0  # residual
+        c_in = c_out
+    return 2 * (flops + c_in * config.num_classes)
+
+
+def window_flops(model: STGCN, frames: int) -> float:
+    """FLOPs of the padded window model on ``frames`` frames (same terms, per column computed)."""
+    config, joints, subsets = model.config, model.num_joints, model.A.shape[0]
+    flops, c_in, columns = 0.0, config.in_channels, frames
+    for index, (c_out, stride) in enumerate(zip(config.channels, config.strides, strict=True)):
+        flops += columns * (subsets * joints * joints * c_in + joints * subsets * c_in * c_out)
+        columns = -(-columns // stride)
+        flops += columns * joints * config.temporal_kernel * c_out * c_out
+        flops += columns * joints * c_in * c_out if index > 0 and (c_in != c_out or stride != 1) else 0
+        c_in = c_out
+    return 2 * (flops + c_in * config.num_classes)
+
+
+def products_floor(model: STGCN, frames: int) -> float:
+    """ms of just the matrix products one every-frame step does (same shapes, 18 rows each, no
+    other work): what the step would cost with zero overhead at this CPU's small-matrix rate."""
+    stream = StreamingSTGCN(model, model.config.receptive_field, every=1)
+    joints = stream.num_joints
+    products = []
+    for block in stream.blocks:
+        products.append((torch.randn(block.A_rows.shape[0], joints), torch.randn(joints, block.in_channels)))
+        products.append((torch.randn(joints, block.gcn_weight.shape[0]), block.gcn_weight))
+        products.append((torch.randn(joints, block.tcn_weight.shape[0]), block.tcn_weight))
+        if block.residual_mode == 2:
+            products.append((torch.randn(joints, block.in_channels), block.residual_weight))
+    runs = []
+    with torch.inference_mode():
+        for _ in range(3):
+            start = time.process_time()
+            for _frame in range(frames):
+                for left, right in products:
+                    torch.mm(left, right)
+            runs.append((time.process_time() - start) / frames)
+    return statistics.median(runs) * 1e3
+
+
 def cost_section(frames: int, repeats: int) -> None:
     print("== 1. cost per frame, paper network (openpose-18, 400 classes), "
           f"{torch.get_num_threads()} thread(s)")
@@ -99,6 +148,10 @@ def cost_section(frames: int, repeats: int) -> None:
         cost = stream_cost(unpadded, every, 1, frames)
         print(f"streaming, prediction every {every} frame(s): {cost:6.3f} ms per frame  ->  "
               f"{windows[64] / cost:5.1f}x below recomputing T=64 every frame, {windows[300] / cost:6.1f}x below T=300")
+    floor, step_flops, t64_flops = products_floor(unpadded, frames), stream_flops(unpadded), window_flops(padded, 64)
+    print(f"   floor of an every-frame step: its matrix products alone take {floor:.3f} ms ({windows[64] / floor:.1f}x "
+          f"below T=64); {step_flops / 1e6:.0f} MFLOP per frame against {t64_flops / 1e6:.0f} for a T=64 window "
+          f"({t64_flops / step_flops:.1f}x fewer), but 18-row products run slower per FLOP than its convolutions")
     print("persons in one batched step (prediction every 4th frame):")
     single = None
     for persons in (1, 2, 3):

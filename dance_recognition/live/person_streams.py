@@ -165,8 +165,8 @@ class PersonStreams:
         row_of = {stream.track_id: index for index, stream in enumerate(streams)}
         predictions = []
         for batch in self._present_batches(streams):
-            rows = torch.tensor([row_of[m] for m in batch.members], dtype=torch.long, device=inputs.device)
-            predictions.extend(self._advance(batch, inputs.index_select(0, rows)))
+            rows = [row_of[m] for m in batch.members]
+            predictions.extend(self._advance(batch, inputs if rows == list(range(len(inputs))) else inputs[rows]))
         for stream in streams:
             stream.frames += 1
             stream.count += 1
