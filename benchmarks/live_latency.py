@@ -12,8 +12,9 @@ Default VIDEO: ../shared/data/videos/ta_chi.mp4 (300 frames). Three measurements
 4. action_node alone (one thread), fed Skeleton messages of 1 and 3 people (real MediaPipe
    skeletons of ta_chi.mp4) at 30 fps, in ``mode`` window (stride 4) and streaming (stride 4 and
    1) on the same checkpoint (trained without temporal padding, random weights; the demo
-   architecture and the paper network): CPU seconds of the node per second of input, from /proc,
-   and the labels it published of those due. ``--action-only`` runs just this part.
+   architecture and the paper network): CPU seconds of the node (from /proc) per frame it took
+   x 30, which a starved node that drops frames does not distort, and the labels it published.
+   ``--action-only`` runs just this part.
 ``--pose-only`` runs (1) and (2) only; (2) also reports the pose node's CPU seconds per skeleton
 against the backend's per frame (a comparison less disturbed by other work on a shared machine
 than throughput) and the people per frame (the overhead grows with people: one message part,
