@@ -277,6 +277,11 @@ def test_predict_streams_an_unpadded_checkpoint_like_the_window_model(tmp_path, 
                      "--mode", mode]) == 0
         outputs[mode] = capsys.readouterr().out
     assert outputs["auto"] == outputs["streaming"] == outputs["window"] and outputs["auto"].count("%") == 4
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.ones((50, 7, 3), np.float32))
+    assert main(["predict", str(path), str(wrong), "--image-size", "640", "480", "--mode", "streaming"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "has 7 joints per frame but layout openpose_coco_18 has 18" in error[0], error
     short = tmp_path / "short.npy"
     np.save(short, np.load(sequence)[:20])
     assert main(["predict", str(path), str(short), "--image-size", "640", "480"]) == 1

@@ -36,8 +36,11 @@ def test_action_node_streams_an_unpadded_checkpoint_exactly(processes, probe, tm
                            ModelCard(model.config, CLASSES, normalization="kinetics", window=35, max_persons=1))
     labels: list[ActionLabel] = []
     probe.create_subscription(ActionLabel, "actions", labels.append, QoSProfile(depth=200))
+    # person_timeout_s: the node-clock expiry must not drop the person between two lock-step frames
+    # when a loaded machine delays the probe by seconds (its state would restart mid-sequence)
     action = processes.start("action_node", {"checkpoint": str(path), "stride": 1, "smoothing": 1.0,
-                                             "threshold": 0.0, "hysteresis": 0.0, "top_k": 4})
+                                             "threshold": 0.0, "hysteresis": 0.0, "top_k": 4,
+                                             "person_timeout_s": 60.0})
     publisher = probe.create_publisher(Skeleton, "skeletons", QoSProfile(depth=100))
     assert spin_until(probe, lambda: publisher.get_subscription_count() > 0, 60, [action]), \
         processes.log("action_node")[-2000:]

@@ -153,10 +153,13 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
         raise UserError(f"{args.input} has {sequences.shape[1]} frames; streaming predicts over the newest {window} "
                         "(the model's window): give a longer input, or use --mode window (which pads with zeros)")
     classifier.accepts(layout)
+    joint_names = get_layout(layout).joint_names
+    if sequences.shape[2] != len(joint_names):
+        raise UserError(f"{args.input} has {sequences.shape[2]} joints per frame but layout {layout} has "
+                        f"{len(joint_names)}: give --layout with the input's layout")
     if size is None and classifier.spec.normalization == "kinetics":
         raise UserError("this model uses kinetics normalisation: give --image-size WIDTH HEIGHT of the .npy input")
     streams = PersonStreams(classifier, max_gap_s=3600.0, timeout_s=3600.0)
-    joint_names = get_layout(layout).joint_names
     width, height = size or (0, 0)
     latest: dict[int, np.ndarray] = {}
     total: dict[int, np.ndarray] = {}
