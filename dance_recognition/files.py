@@ -59,6 +59,34 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], mod
     return path
 
 
+class OutputError(DanceRecognitionError):
+    """A file could not be written (disk full, file-size limit, folder removed): the path and the fix."""
+
+
+def _reason(error: BaseException) -> str:
+    """The operating system's reason behind ``error``: torch.save reports a failed write as a
+    RuntimeError ("enforce fail at inline_container.cc") raised while handling the OSError that
+    says what happened (``File too large``, ``No space left on device``)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def write_output(path: str | os.PathLike, write: Callable[[BinaryIO], None], what: str) -> Path:
+    """``atomic_write``, with any failure to write turned into one line (``OutputError``) naming
+    the file, the reason and the fix. The previous file of that name, if any, is left as it was
+    and no partial file stays behind."""
+    path = Path(path)
+    try:
+        return atomic_write(path, write)
+    except (OSError, RuntimeError) as error:  # torch.save turns a failed write into RuntimeError
+        raise OutputError(f"cannot write the {what} {path} ({_reason(error)}): free some space or choose another "
+                          f"output folder; an earlier {path.name} there is unchanged") from None
+
+
 def check_output_file(path: str | os.PathLike, what: str, inputs: Sequence[str | os.PathLike] = ()) -> Path:
     """One clear line (DanceRecognitionError) when ``path`` cannot become a new file: it is a
     folder, it is one of the command's ``inputs`` (writing would destroy the file being read), a

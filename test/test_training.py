@@ -6,6 +6,8 @@ import json
 import os
 import pickle
 import re
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -371,3 +373,75 @@ def test_the_default_config_file_lists_exactly_the_defaults() -> None:
     for section, values in listed.items():
         if isinstance(values, dict):
             assert values.keys() == load_config(None).to_dict()[section].keys(), section
+
+
+# ---------------------------------------------------------------- a full disk
+
+def _file_size_limit(limit: int):
+    """A child whose writes past ``limit`` bytes fail with EFBIG, as on a full disk (SIGXFSZ,
+    which would kill it, is ignored): RLIMIT_FSIZE needs no root and no special file system."""
+    def limit_writes() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_writes
+
+
+@pytest.mark.parametrize(("limit", "what", "name"), [(20_000, "checkpoint", "last.pt"),
+                                                     (150_000, "training state", "training_state.pt")])
+def test_train_on_a_full_disk_ends_with_one_line_and_no_partial_file(moves, tmp_path, limit, what, name) -> None:
+    """The model checkpoints (about 110 kB here) and the training state (about 210 kB) are the
+    two torch.save paths; torch reported their failed write as a RuntimeError traceback."""
+    run = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "dance_recognition.cli", "train", str(moves), str(run),
+                             *[a for s in SMALL for a in ("--set", s)], "--set", "epochs=1"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=_file_size_limit(limit))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"dance-recognition train: error: cannot write the {what} {run / name} (File too large): free some space "
+        f"or choose another output folder; an earlier {name} there is unchanged")
+    assert not (run / name).exists()
+    assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []  # no partial file left
+
+
+SAVE_EVERY_FILE = """
+import sys
+from pathlib import Path
+import numpy as np
+from dance_recognition.files import OutputError
+from dance_recognition.training.evaluation import classification_report
+from dance_recognition.training.plots import plot_confusion_matrix, plot_training_curves
+from dance_recognition.training.run_folder import RunFolder
+
+folder = RunFolder(Path(sys.argv[1]))
+history = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "train_accuracy": 0.1 * e, "val_loss": 1.0,
+            "val_accuracy": 0.5, "val_top5": 1.0, "samples_per_second": 100.0} for e in range(1, 20)]
+report = classification_report(np.eye(3)[[0, 1, 2, 0]], np.array([0, 1, 2, 1]), ["a", "b", "c"])
+saves = {"history.json": lambda: folder.save_history(history),
+         "curves.png": lambda: plot_training_curves(history, folder.path / "curves.png"),
+         "report.json": lambda: folder.save_report(report, "title"),
+         "confusion_matrix.png": lambda: plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b", "c"],
+                                                               folder.path / "confusion_matrix.png", "title"),
+         "init_report.json": lambda: folder.write_json("init_report.json", {"loaded": ["x"] * 50}, "report")}
+for name, save in saves.items():
+    try:
+        save()
+        print(name, "written")
+    except OutputError as error:
+        print(name, "|", error)
+"""
+
+
+def test_every_file_of_a_run_reports_a_full_disk_in_one_line(tmp_path) -> None:
+    """History, curves, evaluation report, confusion matrix, fine-tuning report: each fails on a
+    full disk with one line naming the file (was: an OSError traceback from write_text/savefig)."""
+    tmp_path.joinpath("run").mkdir()
+    result = subprocess.run([sys.executable, "-c", SAVE_EVERY_FILE, str(tmp_path / "run")], capture_output=True,
+                            text=True, timeout=120, preexec_fn=_file_size_limit(200))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = dict(line.split(" | ") for line in result.stdout.splitlines())
+    assert sorted(lines) == ["confusion_matrix.png", "curves.png", "history.json", "init_report.json",
+                             "report.json"], result.stdout
+    for name, message in lines.items():
+        assert message.startswith("cannot write the ") and f"{tmp_path / 'run' / name} (File too large)" in message
+    assert list((tmp_path / "run").iterdir()) == []  # neither the files nor their temporaries

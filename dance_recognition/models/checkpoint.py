@@ -25,7 +25,7 @@ import torch
 
 from dance_recognition.class_names import describe_difference, placeholder_names
 from dance_recognition.errors import DanceRecognitionError
-from dance_recognition.files import atomic_write
+from dance_recognition.files import write_output
 from dance_recognition.models.open_set import background_classes
 from dance_recognition.models.stgcn import PAPER_STRIDES, STGCN, STGCNConfig
 from dance_recognition.skeleton.graph import STRATEGIES, adjacency
@@ -291,7 +291,8 @@ def save_checkpoint(path: str | os.PathLike, model: STGCN, card: ModelCard) -> P
     return path
 
 
-def save_atomically(payload: dict, path: Path) -> None:
-    """``torch.save`` through ``files.atomic_write``: readers see the old file or the complete
-    new one, never a half-written one, and no temporary file stays behind."""
-    atomic_write(path, lambda f: torch.save(payload, f))
+def save_atomically(payload: dict, path: Path, what: str = "checkpoint") -> None:
+    """``torch.save`` through ``files.write_output``: readers see the old file or the complete
+    new one, never a half-written one, no temporary file stays behind, and a failed write (a full
+    disk) is one ``OutputError`` line naming the ``what`` and its path."""
+    write_output(path, lambda f: torch.save(payload, f), what)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance_recognition.files import write_output
+
 
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, loader, device: torch.device, progress: bool = False
@@ -74,12 +76,12 @@ def recall_summary(report: dict) -> str:
 
 
 def write_report(report: dict, folder: Path, title: str) -> tuple[Path, Path]:
-    """``<folder>/report.json`` and ``<folder>/confusion_matrix.png``."""
+    """``<folder>/report.json`` and ``<folder>/confusion_matrix.png`` (each written atomically; a
+    failed write is one ``OutputError`` line)."""
     from dance_recognition.training.plots import plot_confusion_matrix
 
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path = folder / "report.json"
-    json_path.write_text(json.dumps(report, indent=1))
+    text = json.dumps(report, indent=1).encode()
+    json_path = write_output(folder / "report.json", lambda file: file.write(text), "evaluation report")
     png_path = folder / "confusion_matrix.png"
     if report["samples"]:
         plot_confusion_matrix(np.array(report["confusion_matrix"]), report["class_names"], png_path,

@@ -9,6 +9,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dance_recognition.files import write_output
+
+
+def save_figure(figure: plt.Figure, path: Path, what: str) -> None:
+    """PNG through ``files.write_output`` (atomic; a full disk is one clear error), then the figure
+    is closed either way (pyplot keeps every open figure alive)."""
+    try:
+        write_output(path, lambda file: figure.savefig(file, format="png", dpi=120), what)
+    finally:
+        plt.close(figure)
+
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
     """Row-normalised colours (recall per true class) with the raw counts written in each cell."""
@@ -30,8 +41,7 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path
                     axes.text(column, row, str(matrix[row, column]), ha="center", va="center",
                               color="white" if share[row, column] > 0.5 else "black", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, "confusion matrix")
 
 
 def plot_training_curves(history: list[dict], path: Path) -> None:
@@ -51,5 +61,4 @@ def plot_training_curves(history: list[dict], path: Path) -> None:
     accuracy_axes.set_ylim(0, 1.02)
     accuracy_axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, "training curves")

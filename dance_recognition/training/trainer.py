@@ -31,8 +31,7 @@ from tqdm import tqdm
 
 from dance_recognition.data.dataset import DatasetError, SkeletonDataset
 from dance_recognition.errors import DanceRecognitionError
-from dance_recognition.files import atomic_write
-from dance_recognition.models.checkpoint import ModelCard, save_atomically, save_checkpoint
+from dance_recognition.models.checkpoint import ModelCard
 from dance_recognition.models.device import resolve_device
 from dance_recognition.models.open_set import BACKGROUND_KEY
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
@@ -46,7 +45,7 @@ from dance_recognition.training.config import (
     TrainConfig,
     config_from_dict,
 )
-from dance_recognition.training.evaluation import classification_report, predict_logits, write_report
+from dance_recognition.training.evaluation import classification_report, predict_logits
 from dance_recognition.training.finetune import (
     BackboneFreezer,
     check_finetune,
@@ -55,11 +54,10 @@ from dance_recognition.training.finetune import (
     read_initial,
     with_initial_architecture,
 )
-from dance_recognition.training.plots import plot_training_curves
+from dance_recognition.training.run_folder import RunFolder
 from dance_recognition.training.samples import TrainingSamples
 
 log = logging.getLogger(__name__)
-STATE_FILE = "training_state.pt"
 IMBALANCE_WARNING = 10.0
 
 
@@ -230,33 +228,10 @@ class StepOptions:
 PROGRESS_EVERY = 10  # batches between progress-bar updates (each one waits for the device)
 
 
-# ---------------------------------------------------------------- saving
-
-def _save_training_state(payload: dict, path: Path) -> None:
-    try:
-        save_atomically(payload, path)
-    except (OSError, RuntimeError) as error:  # torch reports a full disk as RuntimeError
-        raise DanceRecognitionError(f"cannot write {path} ({error}): free some space or choose another output "
-                                    "folder; the previous training state is unchanged") from None
-
+# ---------------------------------------------------------------- helpers of the run
 
 def _unwrap(model: nn.Module) -> STGCN:
     return model.module if hasattr(model, "module") else model  # type: ignore[return-value]
-
-
-def _save_model(path: Path, model: nn.Module, spec: InputSpec, dataset: SkeletonDataset, config: TrainConfig,
-                epoch: int, val_accuracy: float | None) -> None:
-    network = _unwrap(model)
-    card = ModelCard(config=network.config, classes=list(dataset.class_names), normalization=spec.normalization,
-                     window=spec.window, max_persons=spec.persons,
-                     extra={"dataset": str(dataset.root), "epoch": epoch, "val_accuracy": val_accuracy,
-                            BACKGROUND_KEY: list(config.data.background_classes),
-                            "train_config": json.dumps(config.to_dict())})
-    try:
-        save_checkpoint(path, network, card)
-    except OSError as error:
-        raise DanceRecognitionError(f"cannot write {path} ({error.strerror}): free some space or choose another "
-                                    "output folder; the previous checkpoints there are unchanged") from None
 
 
 def _agree_to_stop(stop: bool, distributed: Distributed) -> bool:
@@ -315,16 +290,15 @@ def train_epoch(model: nn.Module, loader, optimizer, device: torch.device, epoch
 
 # ---------------------------------------------------------------- the whole run
 
-def _resume_state(output: Path, config: TrainConfig) -> dict | None:
+def _resume_state(folder: RunFolder, config: TrainConfig) -> dict | None:
     """The state after the last finished epoch; None when the run was stopped in its first epoch
     (it then starts again from epoch 1, with the same settings)."""
-    path = output / STATE_FILE
-    if not path.exists():
-        if (output / RUN_CONFIG_FILE).exists():
-            log.info("no epoch of %s had finished: starting it again at epoch 1", output)
+    if not folder.state.exists():
+        if (folder.path / RUN_CONFIG_FILE).exists():
+            log.info("no epoch of %s had finished: starting it again at epoch 1", folder.path)
             return None
-        raise ConfigError(f"nothing to resume: {output} holds no training run")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise ConfigError(f"nothing to resume: {folder.path} holds no training run")
+    state = torch.load(folder.state, map_location="cpu", weights_only=True)
     saved = config_from_dict(json.loads(state["config"])).to_dict()  # settings added since get their defaults
     current = config.to_dict()
     for name in RESUMABLE_SETTINGS:  # a resumed run may be extended and moved to another device
@@ -336,163 +310,221 @@ def _resume_state(output: Path, config: TrainConfig) -> dict | None:
     return state
 
 
-def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, resume: bool = False,
-          on_epoch: Callable[[dict], None] | None = None, show_progress: bool = True) -> TrainResult:
-    config.check()
-    output = Path(output)
-    device = resolve_device(config.device)
-    distributed = Distributed.from_environment(device)
-    if device.type == "cuda" and distributed.world > 1:
-        device = torch.device("cuda", distributed.local_rank)
-    dataset = SkeletonDataset(dataset_path)
-    check_finetune(config, distributed.world)
-    initial = read_initial(config.finetune.init_from) if config.finetune.init_from else None
-    notes: list[str] = []
-    if initial is not None:
-        config, notes = with_initial_architecture(config, initial, dataset.layout)
-    spec, train_indices, val_indices = check_dataset(dataset, config)
-    if distributed.main:
-        dataset.check_values()
-        started = (output / STATE_FILE).exists() or (output / RUN_CONFIG_FILE).exists()
-        if started and not resume:
-            raise ConfigError(f"{output} holds a training run already; resume it (--resume) or choose another folder")
+@dataclass
+class Best:
+    accuracy: float = -1.0
+    epoch: int = -1  # 0-based; -1: none yet
+
+
+class TrainingRun:
+    """One training run: its data, model, optimiser, history and output folder, built once by
+    ``open`` and then driven epoch by epoch. Only rank 0 (``distributed.main``) writes files."""
+
+    def __init__(self, config: TrainConfig, dataset: SkeletonDataset, spec: InputSpec, folder: RunFolder,
+                 device: torch.device, distributed: Distributed) -> None:
+        self.config, self.dataset, self.spec, self.folder = config, dataset, spec, folder
+        self.device, self.distributed = device, distributed
+        self.history: list[dict] = []
+        self.best = Best()
+        self.start_epoch = 0
+
+    # -------------------------------------------------------- building
+
+    @classmethod
+    def open(cls, dataset_path: str | Path, output: str | Path, config: TrainConfig, resume: bool) -> TrainingRun:
+        """Checks everything a user can get wrong before the first step: settings, data, output
+        folder, fine-tuning source, resume state."""
+        config.check()
+        device = resolve_device(config.device)
+        distributed = Distributed.from_environment(device)
+        if device.type == "cuda" and distributed.world > 1:
+            device = torch.device("cuda", distributed.local_rank)
+        dataset = SkeletonDataset(dataset_path)
+        check_finetune(config, distributed.world)
+        initial = read_initial(config.finetune.init_from) if config.finetune.init_from else None
+        notes: list[str] = []
+        if initial is not None:
+            config, notes = with_initial_architecture(config, initial, dataset.layout)
+        spec, train_indices, val_indices = check_dataset(dataset, config)
+        folder = RunFolder(Path(output))
+        if distributed.main:
+            dataset.check_values()
+            folder.prepare(resume)
+        run = cls(config, dataset, spec, folder, device, distributed)
+        run._build_model(initial, notes, resume)
+        run._restore(resume)
+        run._build_samples(train_indices, val_indices)
+        return run
+
+    def _build_model(self, initial, notes: list[str], resume: bool) -> None:
+        torch.manual_seed(self.config.seed)
+        model = build_model(self.config, self.spec, len(self.dataset.class_names))
+        if initial is not None and not resume:
+            report = initialise_from(model, initial, self.dataset.class_names, f"{self.config.finetune.init_from} "
+                                     f"({initial.card.source} checkpoint, {initial.card.config.layout}, "
+                                     f"{initial.card.config.num_classes} classes)")
+            report.settings = notes
+            if self.distributed.main:
+                for line in report.lines():
+                    tqdm.write(line)
+                self.folder.write_json("init_report.json", report.to_json(), "fine-tuning report")
+        self.model: nn.Module = model.to(self.device)
+        self.freezer = BackboneFreezer(model)
+        self.optimizer = make_optimizer(self.config, model)
+
+    def _restore(self, resume: bool) -> None:
+        """The resume state (if any) into model, optimiser, history and RNG; the run's settings
+        written first, so an interruption in epoch 1 can be resumed too."""
+        state = _resume_state(self.folder, self.config) if resume else None
+        if self.distributed.main:
+            self.folder.write_json(RUN_CONFIG_FILE, self.config.to_dict(), "run settings")
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.history, self.start_epoch = list(state["history"]), int(state["epoch"]) + 1
+            self.best = Best(float(state["best_accuracy"]), int(state["best_epoch"]))
+            torch.set_rng_state(state["torch_rng"])
+            log.info("resuming at epoch %d of %d", self.start_epoch + 1, self.config.epochs)
+        if self.distributed.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def _build_samples(self, train_indices: np.ndarray, val_indices: np.ndarray) -> None:
+        config, spec = self.config, self.spec
+        self.train_samples = TrainingSamples(self.dataset, train_indices, spec, config.augment, seed=config.seed)
+        augment = config.augment
+        self.augmenter = BatchAugmenter(spec.layout, augment.random_move, augment.mirror, config.seed) \
+            if augment.batched else None
+        self.options = StepOptions(freezer=self.freezer,
+                                   augmenter=self.augmenter if self.augmenter and self.augmenter.active else None,
+                                   bf16=config.precision == "bf16")
+        self.val_samples = TrainingSamples(self.dataset, val_indices, spec, None)
+        if len(val_indices) == 0 and self.distributed.main:
+            log.warning("no validation split: best.pt is chosen by training accuracy")
+
+    # -------------------------------------------------------- training
+
+    def run_epochs(self, on_epoch: Callable[[dict], None] | None, show_progress: bool, dataset_path) -> None:
+        """Every remaining epoch; Ctrl-C saves ``interrupted.pt`` and says how to resume."""
+        epoch = self.start_epoch - 1
         try:
-            output.mkdir(parents=True, exist_ok=True)
-            probe = output / ".write_test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as error:
-            raise ConfigError(f"cannot write to {output} ({error.strerror}); choose another output folder") from None
+            for epoch in range(self.start_epoch, self.config.epochs):
+                record = self._train_one_epoch(epoch, show_progress and self.distributed.main)
+                stop = False
+                if self.distributed.main:
+                    stop = self._finish_epoch(record)
+                    if on_epoch is not None:
+                        on_epoch(record)
+                if _agree_to_stop(stop, self.distributed):
+                    break
+        except KeyboardInterrupt:
+            if self.distributed.main:
+                self._save_model("interrupted", epoch + 1, None)
+                where = ("continue from the last finished epoch" if self.folder.state.exists()
+                         else "no epoch had finished: start it again (same settings)")
+                raise TrainingInterruptedError(
+                    f"interrupted in epoch {epoch + 1}: weights saved to {self.folder.interrupted}; {where} with "
+                    f"`dance-recognition train {dataset_path} {self.folder.path} --resume`") from None
+            raise
+        finally:
+            if self.distributed.world > 1:
+                import torch.distributed as dist
 
-    torch.manual_seed(config.seed)
-    model = build_model(config, spec, len(dataset.class_names))
-    if initial is not None and not resume:
-        report = initialise_from(model, initial, dataset.class_names, f"{config.finetune.init_from} "
-                                 f"({initial.card.source} checkpoint, {initial.card.config.layout}, "
-                                 f"{initial.card.config.num_classes} classes)")
-        report.settings = notes
-        if distributed.main:
-            for line in report.lines():
-                tqdm.write(line)
-            (output / "init_report.json").write_text(json.dumps(report.to_json(), indent=1))
-    model = model.to(device)
-    freezer = BackboneFreezer(model)
-    optimizer = make_optimizer(config, model)
-    history: list[dict] = []
-    start_epoch, best = 0, {"accuracy": -1.0, "epoch": -1}
-    state = _resume_state(output, config) if resume else None
-    if distributed.main:
-        config_text = json.dumps(config.to_dict(), indent=1).encode()
-        atomic_write(output / RUN_CONFIG_FILE, lambda f: f.write(config_text))
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history, start_epoch = list(state["history"]), int(state["epoch"]) + 1
-        best = {"accuracy": float(state["best_accuracy"]), "epoch": int(state["best_epoch"])}
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resuming at epoch %d of %d", start_epoch + 1, config.epochs)
-    if distributed.world > 1:
-        model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+                with suppress(Exception):
+                    dist.barrier()
 
-    train_samples = TrainingSamples(dataset, train_indices, spec, config.augment, seed=config.seed)
-    augment = config.augment
-    augmenter = BatchAugmenter(spec.layout, augment.random_move, augment.mirror, config.seed) \
-        if augment.batched else None
-    options = StepOptions(freezer=freezer, augmenter=augmenter if augmenter and augmenter.active else None,
-                          bf16=config.precision == "bf16")
-    val_samples = TrainingSamples(dataset, val_indices, spec, None)
-    if len(val_indices) == 0 and distributed.main:
-        log.warning("no validation split: best.pt is chosen by training accuracy")
-    best_path = output / "best.pt"
-    epoch = start_epoch - 1
-    try:
-        for epoch in range(start_epoch, config.epochs):
-            rates = group_learning_rates(config, epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = rates[group["name"]]
-            freezer.set(epoch < config.finetune.freeze_backbone_epochs)
-            train_samples.set_epoch(epoch)
-            if augmenter is not None:
-                augmenter.set_epoch(epoch)
-            record = {"epoch": epoch + 1, "lr": rates["backbone"]}
-            if config.finetune.head_lr is not None:
-                record["head_lr"] = rates["head"]
-            if freezer.frozen:
-                record["backbone_frozen"] = True
-            record |= train_epoch(model, make_loader(train_samples, config, epoch, True, distributed), optimizer,
-                                  device, epoch, config.epochs, show_progress and distributed.main, options)
-            stop = False
-            if distributed.main:
-                stop = _finish_epoch(record, model, optimizer, output, config, spec, dataset, val_samples, device,
-                                     history, best)
-                if on_epoch is not None:
-                    on_epoch(record)
-            if _agree_to_stop(stop, distributed):
-                break
-    except KeyboardInterrupt:
-        if distributed.main:
-            _save_model(output / "interrupted.pt", model, spec, dataset, config, epoch + 1, None)
-            where = ("continue from the last finished epoch" if (output / STATE_FILE).exists()
-                     else "no epoch had finished: start it again (same settings)")
-            raise TrainingInterruptedError(
-                f"interrupted in epoch {epoch + 1}: weights saved to {output / 'interrupted.pt'}; {where} with "
-                f"`dance-recognition train {dataset_path} {output} --resume`") from None
-        raise
-    finally:
-        if distributed.world > 1:
+    def _train_one_epoch(self, epoch: int, show_progress: bool) -> dict:
+        config = self.config
+        rates = group_learning_rates(config, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = rates[group["name"]]
+        self.freezer.set(epoch < config.finetune.freeze_backbone_epochs)
+        self.train_samples.set_epoch(epoch)
+        if self.augmenter is not None:
+            self.augmenter.set_epoch(epoch)
+        record = {"epoch": epoch + 1, "lr": rates["backbone"]}
+        if config.finetune.head_lr is not None:
+            record["head_lr"] = rates["head"]
+        if self.freezer.frozen:
+            record["backbone_frozen"] = True
+        loader = make_loader(self.train_samples, config, epoch, True, self.distributed)
+        return record | train_epoch(self.model, loader, self.optimizer, self.device, epoch, config.epochs,
+                                    show_progress, self.options)
+
+    def _finish_epoch(self, record: dict) -> bool:
+        """Rank 0 after each epoch: validate, save checkpoints/state/curves; True = stop early."""
+        epoch = record["epoch"] - 1
+        if len(self.val_samples):
+            record |= self._validate(epoch)
+        score = record.get("val_accuracy", record["train_accuracy"])
+        self.history.append(record)
+        self._save_model("last", epoch + 1, record.get("val_accuracy"))
+        if score > self.best.accuracy:
+            self.best = Best(score, epoch)
+            self._save_model("best", epoch + 1, record.get("val_accuracy"))
+        self._save_state(epoch)
+        self.folder.save_history(self.history)
+        tqdm.write(_epoch_line(record, self.config.epochs))
+        early = self.config.early_stopping
+        if early and epoch - self.best.epoch >= early:
+            tqdm.write(f"early stop: no better accuracy for {early} epochs")
+            return True
+        return False
+
+    def _validate(self, epoch: int) -> dict:
+        loader = make_loader(self.val_samples, self.config, epoch, False, Distributed())
+        logits, labels = predict_logits(_unwrap(self.model), loader, self.device)
+        report = classification_report(logits, labels, self.dataset.class_names)
+        loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
+        return {"val_loss": loss, "val_accuracy": report["top1"], "val_top5": report["top5"]}
+
+    # -------------------------------------------------------- saving
+
+    def _save_model(self, name: str, epoch: int, val_accuracy: float | None) -> None:
+        network, spec, config = _unwrap(self.model), self.spec, self.config
+        card = ModelCard(config=network.config, classes=list(self.dataset.class_names),
+                         normalization=spec.normalization, window=spec.window, max_persons=spec.persons,
+                         extra={"dataset": str(self.dataset.root), "epoch": epoch, "val_accuracy": val_accuracy,
+                                BACKGROUND_KEY: list(config.data.background_classes),
+                                "train_config": json.dumps(config.to_dict())})
+        self.folder.save_model(name, network, card)
+
+    def _save_state(self, epoch: int) -> None:
+        self.folder.save_state({
+            "config": json.dumps(self.config.to_dict()), "model": _unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(), "epoch": epoch, "history": self.history,
+            "best_accuracy": self.best.accuracy, "best_epoch": self.best.epoch, "torch_rng": torch.get_rng_state(),
+        })
+
+    def finish(self) -> dict:
+        """Rank 0: evaluates best.pt on the validation split (report.json, confusion_matrix.png);
+        the run has finished, so no interrupted.pt is left. Every rank leaves the process group."""
+        report: dict = {}
+        if self.distributed.main:
+            from dance_recognition.models.checkpoint import load_checkpoint
+
+            best_model = load_checkpoint(self.folder.checkpoint("best"), device=self.device).model
+            if len(self.val_samples):
+                loader = make_loader(self.val_samples, self.config, 0, False, Distributed())
+                logits, labels = predict_logits(best_model, loader, self.device)
+                report = classification_report(logits, labels, self.dataset.class_names)
+                self.folder.save_report(report, f"{self.folder.path.name} best (epoch {self.best.epoch + 1})")
+            self.folder.interrupted.unlink(missing_ok=True)
+        if self.distributed.world > 1:
             import torch.distributed as dist
 
-            with suppress(Exception):
-                dist.barrier()
-
-    report: dict = {}
-    if distributed.main:
-        from dance_recognition.models.checkpoint import load_checkpoint
-
-        best_model = load_checkpoint(best_path, device=device).model
-        if len(val_samples):
-            loader = make_loader(val_samples, config, 0, False, Distributed())
-            logits, labels = predict_logits(best_model, loader, device)
-            report = classification_report(logits, labels, dataset.class_names)
-            write_report(report, output, f"{output.name} best (epoch {best['epoch'] + 1})")
-        (output / "interrupted.pt").unlink(missing_ok=True)  # the run has finished: nothing interrupted is left
-    if distributed.world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
-    return TrainResult(output=output, best_checkpoint=best_path, history=history, report=report)
+            dist.destroy_process_group()
+        return report
 
 
-def _finish_epoch(record: dict, model: nn.Module, optimizer, output: Path, config: TrainConfig, spec: InputSpec,
-                  dataset: SkeletonDataset, val_samples: TrainingSamples, device: torch.device, history: list[dict],
-                  best: dict) -> bool:
-    """Rank 0 after each epoch: validate, save checkpoints/state/curves; True = stop early."""
-    epoch = record["epoch"] - 1
-    if len(val_samples):
-        loader = make_loader(val_samples, config, epoch, False, Distributed())
-        logits, labels = predict_logits(_unwrap(model), loader, device)
-        report = classification_report(logits, labels, dataset.class_names)
-        loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
-        record |= {"val_loss": loss, "val_accuracy": report["top1"], "val_top5": report["top5"]}
-    score = record.get("val_accuracy", record["train_accuracy"])
-    history.append(record)
-    _save_model(output / "last.pt", model, spec, dataset, config, epoch + 1, record.get("val_accuracy"))
-    if score > best["accuracy"]:
-        best |= {"accuracy": score, "epoch": epoch}
-        _save_model(output / "best.pt", model, spec, dataset, config, epoch + 1, record.get("val_accuracy"))
-    _save_training_state({
-        "config": json.dumps(config.to_dict()), "model": _unwrap(model).state_dict(),
-        "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history,
-        "best_accuracy": best["accuracy"], "best_epoch": best["epoch"], "torch_rng": torch.get_rng_state(),
-    }, output / STATE_FILE)
-    (output / "history.json").write_text(json.dumps(history, indent=1))
-    plot_training_curves(history, output / "curves.png")
-    tqdm.write(_epoch_line(record, config.epochs))
-    if config.early_stopping and epoch - best["epoch"] >= config.early_stopping:
-        tqdm.write(f"early stop: no better accuracy for {config.early_stopping} epochs")
-        return True
-    return False
+def train(dataset_path: str | Path, output: str | Path, config: TrainConfig, resume: bool = False,
+          on_epoch: Callable[[dict], None] | None = None, show_progress: bool = True) -> TrainResult:
+    """Trains (or with ``resume`` continues) a run in ``output``; see the module docstring."""
+    run = TrainingRun.open(dataset_path, output, config, resume)
+    run.run_epochs(on_epoch, show_progress, dataset_path)
+    report = run.finish()
+    return TrainResult(output=run.folder.path, best_checkpoint=run.folder.checkpoint("best"), history=run.history,
+                       report=report)
 
 
 def _epoch_line(record: dict, epochs: int) -> str:
