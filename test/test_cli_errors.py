@@ -154,6 +154,29 @@ def test_the_live_monitor_survives_an_unwritable_annotated_video(tmp_path: Path,
     assert monitor.labels_seen == 1
 
 
+@pytest.mark.parametrize(("model", "classes", "text"), [
+    ("text", "", "is not a PyTorch checkpoint (a file written by torch.save)"),
+    ("missing", "", "missing.pt"),
+    ("", "two", "2 class names"),
+])
+def test_live_checks_the_model_before_starting_anything(capsys, monkeypatch, tmp_path: Path, video: Path,
+                                                        model: str, classes: str, text: str) -> None:
+    """A bad --model/--classes is one line before any node starts, and the annotated video of an
+    earlier run is left as it was (H15: the graph started, action_node failed, the video was
+    overwritten by the failed run's frames)."""
+    monkeypatch.chdir(tmp_path)
+    earlier = tmp_path / "dance_recognition_live.mp4"
+    earlier.write_bytes(b"an earlier run's video")
+    (tmp_path / "text.pt").write_text("hello\n")
+    (tmp_path / "two.txt").write_text("a\nb\n")
+    files = {"text": tmp_path / "text.pt", "missing": tmp_path / "missing.pt", "two": tmp_path / "two.txt", "": ""}
+    code, out, err = run_cli(capsys, "live", "--input", video, "--model", files[model], "--classes", files[classes])
+    assert code == 1
+    assert_one_line(err, "live", text)
+    assert "started" not in out
+    assert earlier.read_bytes() == b"an earlier run's video"
+
+
 def test_evaluate_refuses_nan_like_train(capsys, tmp_path: Path) -> None:
     classes = load_checkpoint(DEMO).card.classes
     with DatasetWriter(tmp_path / "ds", "openpose_coco_18", classes, frames=8) as writer:

@@ -65,6 +65,27 @@ def _default_input() -> str:
     return str(demo)
 
 
+def check_model(model: str, classes: str) -> None:
+    """Loads the action checkpoint with its classes file as action_node will: a bad file is one
+    clear line before any node starts (or any earlier annotated video is overwritten)."""
+    from dance_recognition.class_names import read_class_names
+    from dance_recognition.models.checkpoint import load_checkpoint
+    from dance_recognition.ros.nodes.action_node import default_checkpoint
+
+    names = read_class_names(classes) if classes else None
+    load_checkpoint(model or default_checkpoint(), classes=names, warn_unnamed=False)
+
+
+def _check_model_apart(model: str, classes: str) -> None:
+    """``check_model`` in a short-lived process: the launcher runs for hours and should not keep
+    torch (a few hundred MB) resident for a check made once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(check_model, model, classes).result()
+
+
 def _live(args: argparse.Namespace) -> int:
     from dance_recognition.errors import UserError
     from dance_recognition.files import check_output_file
@@ -100,6 +121,8 @@ def _live(args: argparse.Namespace) -> int:
     if (args.record_images or args.record_max_bag_size or args.record_max_bag_duration) and not args.record:
         raise UserError("--record-images / --record-max-bag-size / --record-max-bag-duration need --record BAG")
     check_split_arguments(args.record_max_bag_size, args.record_max_bag_duration)
+    if args.model or args.classes:  # the packaged demo model needs no check
+        _check_model_apart(args.model, args.classes)
     arguments = LiveArguments(input=source, backend=args.backend, model=args.model, classes=args.classes,
                               device=args.device,
                               namespace=args.namespace, params_file=args.params_file,
