@@ -78,6 +78,35 @@ def test_preview_and_predict_run_with_the_openpose_backend(capsys, tmp_path: Pat
     assert code == 1 and out.strip() == f"no person detected in {short}", (out, err)
 
 
+def test_no_confident_label_from_a_sliver_of_a_window(capsys, tmp_path: Path, video: Path) -> None:
+    """H13: one frame padded to the 48-frame window answered "raise_arms 100.0%". Below
+    MIN_WINDOW_SHARE of the window the answer is unknown with the reason, in predict (video and
+    .npy) as in action_node, which refuses a min_frames below it."""
+    from dance_recognition.models.classifier import ActionClassifier
+    from dance_recognition.ros.nodes.action_node import ActionNode
+
+    one = tmp_path / "one.mp4"
+    with VideoReader(video) as reader, VideoWriter(one, reader.fps, reader.declared_size) as writer:
+        writer.write(next(iter(reader)))
+    code, out, err = run_cli(capsys, "predict", DEMO, one, "--mode", "window")
+    assert code == 1, (out, err)
+    assert "unknown  (too short: a person in 1 frame(s); a label needs at least 24 of the model's 48-frame " \
+           "window)" in out and "%" not in out
+    sequence = np.zeros((48, 18, 3), np.float32)
+    sequence[:23] = np.random.default_rng(0).uniform(100, 200, (23, 18, 3))  # a person in 23 frames
+    np.save(tmp_path / "sliver.npy", sequence)
+    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "sliver.npy")
+    assert code == 1 and out.startswith("unknown  (too short: a person in 23 frame(s)")
+    sequence[23] = sequence[0]  # 24 of 48: a label
+    np.save(tmp_path / "half.npy", sequence)
+    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "half.npy")
+    assert code == 0 and "%" in out
+    classifier = ActionClassifier(DEMO)
+    assert ActionNode._window_settings({"window": 0, "min_frames": 24}, classifier) == (48, 24)
+    with pytest.raises(ValueError, match="min_frames 23 is below 50% of the window 48"):
+        ActionNode._window_settings({"window": 0, "min_frames": 23}, classifier)
+
+
 def _files(tmp: Path) -> dict[str, Path]:
     """The hostile inputs of the issue's one-line list, made once per test."""
     (tmp / "text.pt").write_text("hello\n")

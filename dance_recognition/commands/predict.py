@@ -62,9 +62,26 @@ def _predict(args: argparse.Namespace) -> int:
     if args.input.suffix == ".npy":
         sequence = _read_sequence(args.input)
         layout = args.layout or classifier.spec.layout
-        _print_top(classifier.classify(sequence, layout, image_size), _rule(classifier, args), args.top)
+        probabilities = classifier.classify(sequence, layout, image_size)  # first: no person is an error
+        short = _too_short(sequence, classifier.spec.window)
+        if short:
+            print(short)
+            return 1
+        _print_top(probabilities, _rule(classifier, args), args.top)
         return 0
     return _predict_video(args, classifier)
+
+
+def _too_short(sequence, window: int) -> str:
+    """The answer for (M, T, V, 3) keypoints too short for a label (the rule action_node's
+    ``min_frames`` follows, ``skeleton.windows.MIN_WINDOW_SHARE``), or "" when long enough."""
+    from dance_recognition.skeleton.windows import frames_with_a_person, min_window_frames
+
+    seen, needed = frames_with_a_person(sequence), min_window_frames(window)
+    if seen >= needed:
+        return ""
+    return (f"unknown  (too short: a person in {seen} frame(s); a label needs at least {needed} of the model's "
+            f"{window}-frame window)")
 
 
 def _read_sequence(path: Path):
@@ -226,6 +243,10 @@ def _classify_windows(args: argparse.Namespace, classifier, main, layout: str, f
             probabilities = classifier.classify(main[None, start:start + window], layout, size)
         except NoPersonError:
             print(span + "no person")
+            continue
+        short = _too_short(main[None, start:start + window], window)
+        if short:
+            print(span + short)
             continue
         total, classified = total + probabilities, classified + 1
         _print_top(probabilities, _rule(classifier, args), args.top, span)

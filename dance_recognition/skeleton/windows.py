@@ -8,10 +8,26 @@ spaced frames over the whole clip: keeps a slow move's full extent).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 PAD_POLICIES = ("zeros", "repeat", "edge")
 CROP_POLICIES = ("newest", "center", "uniform")
+# A window needs a person in at least this share of its frames for a label: padded out from a
+# sliver (one frame of 48), a model trained on full windows answers with confidence from nothing.
+# ``predict`` answers "unknown (too short)" below it; action_node refuses a ``min_frames`` below it.
+MIN_WINDOW_SHARE = 0.5
+
+
+def min_window_frames(window: int) -> int:
+    """The fewest frames with a person that a ``window``-frame window needs for a label."""
+    return max(1, math.ceil(MIN_WINDOW_SHARE * window))
+
+
+def frames_with_a_person(sequence: np.ndarray) -> int:
+    """Frames of (M, T, V, 3) keypoints in which any joint of anyone is detected."""
+    return int((sequence[..., 2] > 0).any(axis=(0, 2)).sum())
 
 
 def fit_window(sequence: np.ndarray, length: int, pad: str = "zeros", crop: str = "newest") -> np.ndarray:

@@ -48,6 +48,7 @@ from dance_recognition.ros.parameters import RuntimeParameters, declare, log_con
 from dance_recognition.ros.skeleton_conversions import SkeletonMessageError, msg_to_pose_frame, ns_to_stamp
 from dance_recognition.skeleton.arrays import top_k
 from dance_recognition.skeleton.preparation import InputMismatchError
+from dance_recognition.skeleton.windows import MIN_WINDOW_SHARE, min_window_frames
 
 EXPIRY_PERIOD_S = 0.1  # how often the timer looks for people who left
 STALLED_INPUT_S = 5.0  # /diagnostics warns when skeletons stop for this long
@@ -150,6 +151,10 @@ class ActionNode(Node):
         min_frames = config["min_frames"] or window  # the model was trained on full windows
         if min_frames > window:
             raise ValueError(f"min_frames {min_frames} is larger than the window {window}")
+        if min_frames < min_window_frames(window):  # the same rule as predict's "too short"
+            raise ValueError(f"min_frames {min_frames} is below {MIN_WINDOW_SHARE:.0%} of the window {window}: a "
+                             "label from so few frames is padding, not a move; give at least "
+                             f"{min_window_frames(window)}")
         return window, min_frames
 
     def _smoother(self) -> LabelSmoother:
