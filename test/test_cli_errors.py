@@ -206,6 +206,31 @@ def test_live_checks_the_model_before_starting_anything(capsys, monkeypatch, tmp
     assert earlier.read_bytes() == b"an earlier run's video"
 
 
+def test_the_live_summary_says_why_no_label_arrived() -> None:
+    """H14: "0 action labels received" and nothing else, while pose_node had dropped 81 of 90
+    images on a loaded machine: the summary now gives the nodes' last /diagnostics."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    from dance_recognition.ros.launcher import why_no_labels
+
+    def status(node: str, **values) -> DiagnosticStatus:
+        return DiagnosticStatus(name=f"{node}: task", hardware_id=node,
+                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+    monitor = Monitor(namespace="robot1", record=None, fps=30.0)
+    assert why_no_labels(monitor) == ": no report from pose_node arrived (see its log above)"
+    monitor._on_diagnostics(DiagnosticArray(status=[
+        status("/robot1/pose_node", total=9, dropped=81), status("/robot1/action_node", skeletons_received=9,
+                                                                 frames_for_a_label=48),
+        status("/robot2/pose_node", total=500, dropped=0)]))  # another graph's node: not ours
+    assert why_no_labels(monitor) == (
+        ": pose_node estimated poses on 9 of 90 images (81 dropped while it was busy: this machine is too slow or "
+        "too loaded for the input's frame rate); action_node received 9 skeleton messages and needs 48 frames of a "
+        "person for a label")
+    monitor._on_action(ActionLabel(track_id=1, label="wave", confidence=0.9))
+    assert why_no_labels(monitor) == ""
+
+
 def test_evaluate_refuses_nan_like_train(capsys, tmp_path: Path) -> None:
     classes = load_checkpoint(DEMO).card.classes
     with DatasetWriter(tmp_path / "ds", "openpose_coco_18", classes, frames=8) as writer:

@@ -41,6 +41,7 @@ class Monitor:
     record: Path | None
     fps: float
     labels_seen: int = 0
+    diagnostics: dict = field(default_factory=dict)  # node name -> its latest /diagnostics key/values
     frames_recorded: int = 0
     record_error: str = ""  # why the annotated video stopped (it is then no longer written)
     _last: dict = field(default_factory=dict)
@@ -48,6 +49,7 @@ class Monitor:
 
     def start(self) -> None:
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, qos_profile_sensor_data
         from sensor_msgs.msg import Image
@@ -58,6 +60,7 @@ class Monitor:
         rclpy.init(args=[], context=self._context)
         self._node = rclpy.create_node("live_monitor", namespace=self.namespace or None, context=self._context)
         self._node.create_subscription(ActionLabel, "actions", self._on_action, QoSProfile(depth=50))
+        self._node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, QoSProfile(depth=20))
         self._writer = None
         if self.record is not None:
             self._node.create_subscription(Image, "image_annotated", self._on_image, qos_profile_sensor_data)
@@ -85,6 +88,14 @@ class Monitor:
             top = ", ".join(f"{n} {s:.0%}" for n, s in zip(msg.top_k_labels, msg.top_k_scores, strict=False))
             print(f"[live] {stamp:.2f}  person {msg.track_id}: {msg.label} ({msg.confidence:.0%})  top: {top}",
                   flush=True)
+
+    def _on_diagnostics(self, msg) -> None:
+        """The latest values of this graph's nodes (another graph in the domain has other names)."""
+        namespace = self.namespace.strip("/")
+        prefix = f"/{namespace}/" if namespace else "/"
+        for status in msg.status:
+            if status.hardware_id.startswith(prefix) and "/" not in status.hardware_id[len(prefix):]:
+                self.diagnostics[status.hardware_id[len(prefix):]] = {v.key: v.value for v in status.values}
 
     def _on_image(self, msg) -> None:
         if self.record_error:
@@ -122,6 +133,35 @@ class Monitor:
         self._thread.join(timeout=2.0)
         if self._writer is not None:
             self._writer.close()
+
+
+def _count(values: dict | None, key: str) -> int | None:
+    try:
+        return int((values or {})[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def why_no_labels(monitor: Monitor) -> str:
+    """After a run without labels: what the nodes' last diagnostics say about why (images the
+    pose node dropped while busy, no skeletons, too few frames for a window); "" with labels."""
+    if monitor.labels_seen:
+        return ""
+    pose, action = monitor.diagnostics.get("pose_node"), monitor.diagnostics.get("action_node")
+    estimated, dropped = _count(pose, "total"), _count(pose, "dropped")
+    if estimated is None or dropped is None:
+        return ": no report from pose_node arrived (see its log above)"
+    if estimated + dropped == 0:
+        return ": pose_node received no image (see camera_node's log above, or --image-topic)"
+    reasons = [f"pose_node estimated poses on {estimated} of {estimated + dropped} images"]
+    if dropped:
+        reasons[0] += (f" ({dropped} dropped while it was busy: this machine is too slow or too loaded for the "
+                       "input's frame rate)")
+    received, needed = _count(action, "skeletons_received"), _count(action, "frames_for_a_label")
+    if received is not None:
+        reasons.append(f"action_node received {received} skeleton messages"
+                       + (f" and needs {needed} frames of a person for a label" if needed else ""))
+    return ": " + "; ".join(reasons)
 
 
 def _stop(running: list[Running]) -> None:
@@ -193,7 +233,7 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
         if code not in (0, -signal.SIGINT, -signal.SIGTERM) and exit_code == 0 and not interrupted:
             print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
             exit_code = 1
-    print(f"[live] {monitor.labels_seen} action labels received", flush=True)
+    print(f"[live] {monitor.labels_seen} action labels received{why_no_labels(monitor)}", flush=True)
     if monitor.record_error:
         exit_code = exit_code or 1
     elif record is not None:

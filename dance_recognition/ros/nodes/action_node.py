@@ -289,7 +289,10 @@ class ActionNode(Node):
     def _report(self) -> Report:
         values = {**rate_values(self.stats), "input_rate_hz": round(self.input_stats.rate_hz(), 2),
                   "skeletons_received": self.input_stats.total, "rejected_messages": self.rejected,
-                  "people": len(self.windows.people), "model_id": self.classifier.model_id,
+                  "people": len(self.windows.people), "window": self.windows.window,
+                  "frames_for_a_label": self.windows.min_frames if isinstance(self.windows, PersonWindows)
+                  else self.windows.window,
+                  "model_id": self.classifier.model_id,
                   "device": str(self.classifier.device), "mode": self._mode}
         idle_s = (self.get_clock().now().nanoseconds - self._received_at_ns) / 1e9
         if self.input_stats.total == 0:
