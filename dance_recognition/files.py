@@ -7,6 +7,7 @@ from an earlier process killed while writing.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -63,6 +64,9 @@ class OutputError(DanceRecognitionError):
     """A file could not be written (disk full, file-size limit, folder removed): the path and the fix."""
 
 
+_FULL = {os.strerror(errno.ENOSPC), os.strerror(errno.EFBIG), os.strerror(errno.EDQUOT)}  # no room left
+
+
 def _reason(error: BaseException) -> str:
     """The operating system's reason behind ``error``: torch.save reports a failed write as a
     RuntimeError ("enforce fail at inline_container.cc") raised while handling the OSError that
@@ -83,8 +87,10 @@ def write_output(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
     try:
         return atomic_write(path, write)
     except (OSError, RuntimeError) as error:  # torch.save turns a failed write into RuntimeError
-        raise OutputError(f"cannot write the {what} {path} ({_reason(error)}): free some space or choose another "
-                          f"output folder; an earlier {path.name} there is unchanged") from None
+        reason = _reason(error)
+        fix = "free some space or choose another output folder" if reason in _FULL else "choose another output folder"
+        raise OutputError(f"cannot write the {what} {path} ({reason}): {fix}; an earlier {path.name} there is "
+                          "unchanged") from None
 
 
 def check_output_file(path: str | os.PathLike, what: str, inputs: Sequence[str | os.PathLike] = ()) -> Path:

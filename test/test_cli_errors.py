@@ -143,6 +143,12 @@ ONE_LINE_ERRORS = [
     ("import-dataset", lambda f: ["reference", f["reference"], f["out"], "--layout", "bogus"],
      "unknown keypoint layout 'bogus'"),
     ("live", lambda f: ["--input", f["mp4"], "--duration", "-5"], "--duration -5 is negative"),
+    # found by this session's hostile user (tracebacks before)
+    ("predict", lambda f: [DEMO, f["ok"], "--device", "bogus"], "unknown device 'bogus'; use cpu, cuda, cuda:N"),
+    ("export", lambda f: [DEMO, "--onnx", "/proc/m.onnx"], "cannot write the ONNX file /proc/m.onnx (No such file"),
+    ("export", lambda f: [DEMO, "--torchscript", "/proc/m.ts"], "cannot write the TorchScript file /proc/m.ts"),
+    ("preview", lambda f: [f["mp4"], f["out"] / "p.png", "--frame", "-1"], "--frame -1 is negative"),
+    ("evaluate", lambda f: [DEMO, f["videos"], "--output", f["text"]], "a file stands in its folder path"),
 ]
 
 

@@ -196,6 +196,7 @@ def test_nodes_report_their_health_on_diagnostics(processes, probe) -> None:
                       30, [action])
     values = {v.key: v.value for v in statuses(action_status)[-1].values}
     assert values["people"] == "1" and values["model_id"].startswith("demo_moves@")
+    assert values["frames_for_a_label"] == "48"  # the launcher's summary says it when no label came
     assert {"rate_hz", "latency_p50_ms", "latency_p99_ms", "rejected_messages"} <= values.keys()
     assert statuses(action_status)[-1].hardware_id == "/action_node"
     reaction_status = "/reaction_node: reactions"

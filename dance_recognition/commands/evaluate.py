@@ -26,6 +26,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from dance_recognition.class_names import describe_difference, read_class_names
     from dance_recognition.data.dataset import SkeletonDataset
     from dance_recognition.errors import UserError
+    from dance_recognition.files import check_output_file
     from dance_recognition.models.checkpoint import load_checkpoint
     from dance_recognition.models.device import resolve_device
     from dance_recognition.training.evaluation import (
@@ -36,6 +37,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     from dance_recognition.training.samples import TrainingSamples
 
+    output = args.output or args.checkpoint.parent / f"{args.checkpoint.stem}_eval_{args.split}"
+    check_output_file(output / "report.json", "evaluation report")  # before the work, not after it
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device, classes=read_class_names(args.classes))
     dataset = SkeletonDataset(args.dataset)
@@ -53,7 +56,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     logits, labels = predict_logits(loaded.model, loader, device, progress=True)
     report = classification_report(logits, labels, dataset.class_names)
     report["checkpoint"], report["dataset"], report["split"] = str(args.checkpoint), str(args.dataset), args.split
-    output = args.output or args.checkpoint.parent / f"{args.checkpoint.stem}_eval_{args.split}"
     json_path, png_path = write_report(report, output, f"{args.checkpoint.name} on {args.split}")
     print(f"top-1 {report['top1']:.1%}  top-{report['top5_k']} {report['top5']:.1%}  "
           f"{recall_summary(report)}  ({report['samples']} samples)")

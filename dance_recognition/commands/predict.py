@@ -119,14 +119,14 @@ MIN_PRESENCE = 0.25  # share of a video's frames a person must be seen in to be 
 def _video_tracks(args: argparse.Namespace):
     """Every person seen in at least ``MIN_PRESENCE`` of the video (at least the most visible one),
     most visible first: ([(track id, (T, V, 3) keypoints)], layout, fps, size), or None."""
-    from dance_recognition.data.extract import VideoResult, track_sequences
+    from dance_recognition.data.extract import track_sequences
     from dance_recognition.media.video import VideoReader
     from dance_recognition.pose import backend_layout, create_estimator
 
     options = backend_options(args)
     layout = backend_layout(args.backend, **options)
     with VideoReader(args.input) as reader, create_estimator(args.backend, **options) as estimator:
-        tracks = track_sequences(reader, estimator, layout, VideoResult(name=str(args.input), status="ok"))
+        tracks = track_sequences(reader, estimator, layout).tracks
         fps, size = reader.fps, reader.size
     if not tracks:
         print(f"no person detected in {args.input}")

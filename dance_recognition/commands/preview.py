@@ -28,6 +28,8 @@ def _preview(args: argparse.Namespace) -> int:
     from dance_recognition.pose import create_estimator
     from dance_recognition.skeleton.tracking import PoseTracker
 
+    if args.frame < 0:
+        raise UserError(f"--frame {args.frame} is negative; give a frame index from 0")
     check_output_file(args.output, "preview", inputs=[args.video])
     tracker = PoseTracker()
     with VideoReader(args.video) as reader, create_estimator(args.backend, **backend_options(args)) as estimator:

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -211,26 +211,35 @@ def plan_jobs(input_dir: Path, labels: str, csv_path: Path | None, class_names: 
 
 # ---------------------------------------------------------------- one video
 
-def track_sequences(reader: VideoReader, estimator: PoseEstimator, target_layout: str, result: VideoResult,
-                    preview: VideoWriter | None = None, progress: tqdm | None = None) -> dict[int, np.ndarray]:
-    """Runs pose + tracking over every frame: track id -> (F, V, 3) keypoints (zeros where unseen)."""
+@dataclass
+class TrackedVideo:
+    """What pose estimation and tracking found in a video: each track's keypoints and counts."""
+
+    tracks: dict[int, np.ndarray]  # track id -> (frames, V, 3) keypoints, zeros where unseen
+    frames: int
+    frames_without_person: int
+    pose_seconds: float
+
+
+def track_sequences(reader: VideoReader, estimator: PoseEstimator, target_layout: str,
+                    preview: VideoWriter | None = None, progress: tqdm | None = None) -> TrackedVideo:
+    """Runs pose + tracking over every frame of ``reader``."""
     tracker = PoseTracker()
     seen: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
+    without_person, pose_seconds = 0, 0.0
     for index, image in enumerate(reader):
         started = time.perf_counter()
         frame = estimator.estimate(image, stamp_ns=round(index * 1e9 / reader.fps))
-        result.pose_seconds += time.perf_counter() - started
+        pose_seconds += time.perf_counter() - started
         tracker.update(frame)
-        if not frame.people:
-            result.frames_without_person += 1
+        without_person += not frame.people
         for track_id, keypoints in frame_keypoints(frame, target_layout).items():
             seen[track_id][index] = keypoints
         if preview is not None:
             preview.write(draw_pose_frame(image, frame, copy=False))
         if progress is not None:
             progress.update()
-    result.frames = reader.frames_read
-    return stack_tracks(seen, result.frames)
+    return TrackedVideo(stack_tracks(seen, reader.frames_read), reader.frames_read, without_person, pose_seconds)
 
 
 def frame_keypoints(frame: PoseFrame, target_layout: str) -> dict[int, np.ndarray]:
@@ -296,40 +305,54 @@ def extract_video(job: VideoJob, estimator: PoseEstimator, config: ExtractConfig
         return result
     estimator.reset()
     try:
-        with VideoReader(job.path) as reader:
-            progress = tqdm(total=reader.declared_frames or None, desc=job.name, unit="frame", leave=False,
-                            disable=not show_frames)
-            preview = None
-            try:
-                if job.preview is not None:
-                    preview = VideoWriter(job.preview, reader.fps, reader.declared_size)
-                tracks = track_sequences(reader, estimator, target_layout, result, preview, progress)
-            finally:
-                progress.close()
-                if preview is not None:
-                    preview.close()
-            if reader.truncated:
-                result.warning = f"truncated: decoded {reader.frames_read} of {reader.declared_frames} declared frames"
-            fps, size = reader.fps, reader.size
+        tracked, fps, size = _track_video(job, estimator, target_layout, show_frames, result)
     except VideoError as error:
         result.status, result.reason = "failed", str(error)
         return result
+    result.frames, result.frames_without_person = tracked.frames, tracked.frames_without_person
+    result.pose_seconds = tracked.pose_seconds
     if result.frames_without_person == result.frames:
         result.status, result.reason = "failed", f"no person detected in any of its {result.frames} frames"
         return result
-    for segment in job.segments:
-        first = max(0, round(segment.start_s * fps))
-        last = result.frames if segment.end_s == float("inf") else min(result.frames, round(segment.end_s * fps))
-        for start, end, sample, track_id in cut_windows(tracks, first, last, config):
-            info = SampleInfo(label=-1, split=job.split, source=job.name, start_frame=start, end_frame=end,
-                              person=track_id, image_size=size, num_frames=min(end - start, config.window))
-            result.windows.append((sample, info, segment.label))
+    result.windows = list(_segment_windows(job, tracked, fps, size, config))
     if not result.windows:
         result.status = "failed"
         result.reason = (f"no window with a person in at least {config.min_presence:.0%} of its frames "
                          f"({result.frames} frames, {result.frames_without_person} without a person)")
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _track_video(job: VideoJob, estimator: PoseEstimator, target_layout: str, show_frames: bool,
+                 result: VideoResult) -> tuple[TrackedVideo, float, tuple[int, int]]:
+    """Pose + tracking over the job's video (and its preview video): (tracks, fps, image size)."""
+    with VideoReader(job.path) as reader:
+        progress = tqdm(total=reader.declared_frames or None, desc=job.name, unit="frame", leave=False,
+                        disable=not show_frames)
+        preview = None
+        try:
+            if job.preview is not None:
+                preview = VideoWriter(job.preview, reader.fps, reader.declared_size)
+            tracked = track_sequences(reader, estimator, target_layout, preview, progress)
+        finally:
+            progress.close()
+            if preview is not None:
+                preview.close()
+        if reader.truncated:
+            result.warning = f"truncated: decoded {reader.frames_read} of {reader.declared_frames} declared frames"
+        return tracked, reader.fps, reader.size
+
+
+def _segment_windows(job: VideoJob, tracked: TrackedVideo, fps: float, size: tuple[int, int],
+                     config: ExtractConfig) -> Iterator[tuple[np.ndarray, SampleInfo, str]]:
+    """(sample, info, class name) of every usable window of every labelled segment."""
+    for segment in job.segments:
+        first = max(0, round(segment.start_s * fps))
+        last = tracked.frames if segment.end_s == float("inf") else min(tracked.frames, round(segment.end_s * fps))
+        for start, end, sample, track_id in cut_windows(tracked.tracks, first, last, config):
+            info = SampleInfo(label=-1, split=job.split, source=job.name, start_frame=start, end_frame=end,
+                              person=track_id, image_size=size, num_frames=min(end - start, config.window))
+            yield sample, info, segment.label
 
 
 # ---------------------------------------------------------------- workers
@@ -404,51 +427,26 @@ class ExtractSummary:
 def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, labels: str = "folders",
             csv_path: str | Path | None = None, class_names: list[str] | None = None, workers: int = 1,
             preview: int = 0, on_result: Callable[[VideoResult], None] | None = None) -> ExtractSummary:
+    """Extracts every labelled video of ``input_dir`` into the dataset ``output``; a re-run with
+    the same settings resumes (videos done earlier are skipped)."""
     config.check()
     input_dir, output = Path(input_dir), Path(output)
     target_layout = config.layout or backend_layout(config.backend, **config.backend_options)
     jobs = plan_jobs(input_dir, labels, Path(csv_path) if csv_path else None, class_names)
     assign_splits(jobs, config.val_fraction, config.seed)
-    discovered = sorted({s.label for job in jobs for s in job.segments})
-    classes = list(class_names) if class_names else discovered
-
-    done: dict[str, dict] = {}
-    if (output / "dataset.json").exists():
-        header = read_header(output)
-        previous = header.extra.get("extract", {})
-        if previous.get("settings") != config.dataset_settings():
-            raise ExtractError(f"{output} was extracted with other settings ({previous.get('settings')}); "
-                               "use another output folder")
-        done = {name: r for name, r in previous.get("videos", {}).items() if r["status"] == "ok"}
+    classes = list(class_names) if class_names else sorted({s.label for job in jobs for s in job.segments})
+    done = _videos_done_earlier(output, config)
     writer = DatasetWriter(output, target_layout, classes, frames=config.window, persons=config.persons,
                            append=bool(done) or (output / "dataset.json").exists())
-    videos = dict(done)
     todo = [job for job in jobs if job.name not in done]
     for job in todo[:preview]:
         job.preview = output.parent / f"{output.name}_preview" / f"{Path(job.name).with_suffix('').as_posix()}.mp4"
-    summary = ExtractSummary(output=output, videos=videos, class_names=writer.class_names, windows_per_class={},
+    summary = ExtractSummary(output=output, videos=dict(done), class_names=writer.class_names, windows_per_class={},
                              skipped=len(jobs) - len(todo))
     started = time.perf_counter()
-    jobs_run = run_jobs(todo, config, target_layout, workers)
-    try:
-        with tqdm(total=len(todo), desc="videos", unit="video", disable=not todo) as bar:
-            for result in jobs_run:
-                for sample, info, class_name in result.windows:
-                    info.label = writer.label_of(class_name)
-                    writer.add(sample, info)
-                videos[result.name] = result.record()
-                # "complete": false until the last video: an interrupted run's dataset says so
-                writer.header.extra["extract"] = {"settings": config.dataset_settings(), "videos": videos,
-                                                  "input": str(input_dir), "complete": False}
-                writer.commit()  # after every video: an interruption loses at most the current one
-                summary.pose_seconds += result.pose_seconds
-                bar.update()
-                if on_result is not None:
-                    on_result(result)
-    except BaseException:
-        jobs_run.close()  # now, not when the generator is collected: cancels the queued videos
-        writer.abort()
-        raise
+    extract_state = {"settings": config.dataset_settings(), "input": str(input_dir)}
+    _write_results(run_jobs(todo, config, target_layout, workers), len(todo), writer, summary, extract_state,
+                   on_result)
     if (output / "dataset.json").exists():
         writer.header.extra.setdefault("extract", {})["complete"] = True
         writer.commit()
@@ -459,6 +457,42 @@ def extract(input_dir: str | Path, output: str | Path, config: ExtractConfig, la
         for split in ("train", "val"):
             summary.windows_per_class[split] = dataset.class_counts(split)
     return summary
+
+
+def _videos_done_earlier(output: Path, config: ExtractConfig) -> dict[str, dict]:
+    """The videos an earlier run of the same settings extracted into ``output`` (a resume)."""
+    if not (output / "dataset.json").exists():
+        return {}
+    previous = read_header(output).extra.get("extract", {})
+    if previous.get("settings") != config.dataset_settings():
+        raise ExtractError(f"{output} was extracted with other settings ({previous.get('settings')}); "
+                           "use another output folder")
+    return {name: r for name, r in previous.get("videos", {}).items() if r["status"] == "ok"}
+
+
+def _write_results(results: Generator[VideoResult, None, None], count: int, writer: DatasetWriter,
+                   summary: ExtractSummary, extract_state: dict,
+                   on_result: Callable[[VideoResult], None] | None) -> None:
+    """Each video's windows into the dataset, committed after every video: an interruption loses
+    at most the current one. On any error the queued videos are cancelled."""
+    try:
+        with tqdm(total=count, desc="videos", unit="video", disable=not count) as bar:
+            for result in results:
+                for sample, info, class_name in result.windows:
+                    info.label = writer.label_of(class_name)
+                    writer.add(sample, info)
+                summary.videos[result.name] = result.record()
+                # "complete": false until the last video: an interrupted run's dataset says so
+                writer.header.extra["extract"] = {**extract_state, "videos": summary.videos, "complete": False}
+                writer.commit()
+                summary.pose_seconds += result.pose_seconds
+                bar.update()
+                if on_result is not None:
+                    on_result(result)
+    except BaseException:
+        results.close()  # now, not when the generator is collected: cancels the queued videos
+        writer.abort()
+        raise
 
 
 def summary_json(summary: ExtractSummary) -> dict:

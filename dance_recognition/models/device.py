@@ -16,4 +16,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None

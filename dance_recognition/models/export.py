@@ -8,11 +8,11 @@ from __future__ import annotations
 import io
 import json
 import os
-from pathlib import Path
 
 import torch
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.files import write_output
 from dance_recognition.models.stgcn import STGCN, FusedSTGCN
 
 DEFAULT_TOLERANCE = 1e-4
@@ -49,7 +49,7 @@ def export_torchscript(model: STGCN, path: str | os.PathLike, frames: int = 64, 
     with torch.inference_mode():
         error = _check("TorchScript", model.eval()(x), scripted(x), tolerance)
     extra = {CLASSES_FILE: "\n".join(classes) + "\n"} if classes else {}
-    scripted.save(str(path), _extra_files=extra)
+    write_output(path, lambda file: torch.jit.save(scripted, file, _extra_files=extra), "TorchScript file")
     return error
 
 
@@ -91,5 +91,5 @@ def export_onnx(model: STGCN, path: str | os.PathLike, frames: int = 64, persons
         expected = model.eval()(x)
     actual = torch.from_numpy(session.run(None, {"skeletons": x.numpy()})[0])
     error = _check("ONNX", expected, actual, tolerance)
-    Path(path).write_bytes(data)
+    write_output(path, lambda file: file.write(data), "ONNX file")
     return error

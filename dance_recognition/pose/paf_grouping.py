@@ -113,6 +113,68 @@ def _limb_candidates(a: np.ndarray, b: np.ndarray, field_x: np.ndarray, field_y:
     return chosen
 
 
+class _PartialPeople:
+    """People assembled limb by limb (OpenPose's greedy grouping): each person is a candidate
+    index per joint (-1 = none), a summed score and a joint count; ``owner`` says which person a
+    (joint, candidate) already belongs to."""
+
+    def __init__(self, candidates: list[np.ndarray], num_joints: int) -> None:
+        self.candidates, self.num_joints = candidates, num_joints
+        self.people: list[tuple[np.ndarray, float, int]] = []
+        self.owner: dict[tuple[int, int], int] = {}
+
+    def add_limb(self, ja: int, i: int, jb: int, j: int, score: float) -> None:
+        pa, pb = self.owner.get((ja, i)), self.owner.get((jb, j))
+        if pa is None and pb is None:
+            self._new(ja, i, jb, j, score)
+        elif pa is not None and pb is not None:
+            if pa != pb:
+                self._merge(pa, pb, score)
+        elif pa is not None:
+            self._extend(pa, jb, j, score)
+        else:
+            self._extend(pb, ja, i, score)
+
+    def _new(self, ja: int, i: int, jb: int, j: int, score: float) -> None:
+        slots = np.full(self.num_joints, -1)
+        slots[ja], slots[jb] = i, j
+        self.people.append((slots, self.candidates[ja][i, 2] + self.candidates[jb][j, 2] + score, 2))
+        self.owner[(ja, i)] = self.owner[(jb, j)] = len(self.people) - 1
+
+    def _merge(self, pa: int, pb: int, score: float) -> None:
+        """Two partial people joined by this limb become one, unless they claim the same joint."""
+        slots_a, score_a, count_a = self.people[pa]
+        slots_b, score_b, count_b = self.people[pb]
+        if np.any((slots_a >= 0) & (slots_b >= 0)):
+            return  # the two partial people conflict: keep them apart
+        self.people[pa] = (np.where(slots_a >= 0, slots_a, slots_b), score_a + score_b + score, count_a + count_b)
+        self.people[pb] = (np.full(self.num_joints, -1), 0.0, 0)
+        for joint in np.nonzero(slots_b >= 0)[0]:
+            self.owner[(int(joint), int(slots_b[joint]))] = pa
+
+    def _extend(self, person: int, joint: int, candidate: int, score: float) -> None:
+        slots, total, count = self.people[person]
+        if slots[joint] >= 0:
+            return  # that joint of this person is taken already
+        slots = slots.copy()
+        slots[joint] = candidate
+        self.people[person] = (slots, total + self.candidates[joint][candidate, 2] + score, count + 1)
+        self.owner[(joint, candidate)] = person
+
+    def keypoints(self, thresholds: PafThresholds) -> list[np.ndarray]:
+        """(J, 3) keypoints of each person with enough joints and score, most confident first."""
+        result = []
+        for slots, total, count in self.people:
+            if count < thresholds.min_joints or total / count < thresholds.min_score:
+                continue
+            keypoints = np.zeros((self.num_joints, 3), np.float32)
+            for joint in np.nonzero(slots >= 0)[0]:
+                keypoints[joint] = self.candidates[joint][slots[joint]]
+            result.append(keypoints)
+        result.sort(key=lambda k: -float(k[:, 2].sum()))
+        return result
+
+
 def group_people(heatmaps: np.ndarray, fields: np.ndarray, spec: PafModelSpec,
                  thresholds: PafThresholds | None = None) -> list[np.ndarray]:
     """Decode maps of one image into people.
@@ -128,47 +190,11 @@ def group_people(heatmaps: np.ndarray, fields: np.ndarray, spec: PafModelSpec,
             f"channels, got {heatmaps.shape[0]} and {fields.shape[0]}"
         )
     candidates = [find_peaks(heatmaps[k], thresholds.peak) for k in range(num_joints)]
-    # a person: candidate index per joint (-1 = none), summed score, joint count
-    people: list[tuple[np.ndarray, float, int]] = []
-    owner: dict[tuple[int, int], int] = {}  # (joint, candidate) -> person index
+    people = _PartialPeople(candidates, num_joints)
     for (ja, jb), (cx, cy) in zip(spec.limbs, spec.field_channels, strict=True):
         for i, j, score in _limb_candidates(candidates[ja], candidates[jb], fields[cx], fields[cy], thresholds):
-            pa, pb = owner.get((ja, i)), owner.get((jb, j))
-            if pa is None and pb is None:
-                slots = np.full(num_joints, -1)
-                slots[ja], slots[jb] = i, j
-                people.append((slots, candidates[ja][i, 2] + candidates[jb][j, 2] + score, 2))
-                owner[(ja, i)] = owner[(jb, j)] = len(people) - 1
-            elif pa is not None and pb is not None and pa != pb:
-                slots_a, score_a, count_a = people[pa]
-                slots_b, score_b, count_b = people[pb]
-                if np.any((slots_a >= 0) & (slots_b >= 0)):
-                    continue  # the two partial people conflict: keep them apart
-                merged = np.where(slots_a >= 0, slots_a, slots_b)
-                people[pa] = (merged, score_a + score_b + score, count_a + count_b)
-                people[pb] = (np.full(num_joints, -1), 0.0, 0)
-                for joint in np.nonzero(slots_b >= 0)[0]:
-                    owner[(int(joint), int(slots_b[joint]))] = pa
-            elif pa is not None or pb is not None:
-                person = pa if pa is not None else pb
-                joint, candidate = (jb, j) if pa is not None else (ja, i)
-                slots, total, count = people[person]
-                if slots[joint] >= 0:
-                    continue
-                slots = slots.copy()
-                slots[joint] = candidate
-                people[person] = (slots, total + candidates[joint][candidate, 2] + score, count + 1)
-                owner[(joint, candidate)] = person
-    result = []
-    for slots, total, count in people:
-        if count < thresholds.min_joints or total / count < thresholds.min_score:
-            continue
-        keypoints = np.zeros((num_joints, 3), np.float32)
-        for joint in np.nonzero(slots >= 0)[0]:
-            keypoints[joint] = candidates[joint][slots[joint]]
-        result.append(keypoints)
-    result.sort(key=lambda k: -float(k[:, 2].sum()))
-    return result
+            people.add_limb(ja, i, jb, j, score)
+    return people.keypoints(thresholds)
 
 
 def decode_network_output(output: np.ndarray, spec: PafModelSpec, image_size: tuple[int, int],

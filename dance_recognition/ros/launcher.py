@@ -179,53 +179,61 @@ def _stop(running: list[Running]) -> None:
             item.process.wait()
 
 
-def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 30.0,
-             duration_s: float = 0.0) -> int:
-    env = launcher_environment(environment_with_profile())
-    specs = live_graph(arguments)
-    monitor = Monitor(arguments.namespace, record, fps)
-    monitor.start()
-    running: list[Running] = []
-    interrupted = False
-    previous_handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+class _StopSignals:
+    """While installed: Ctrl-C, SIGTERM and SIGHUP set ``received`` (the watch loop then stops the
+    nodes in order) instead of ending the launcher at once."""
 
-    def on_stop_signal(signum, frame) -> None:
-        nonlocal interrupted
-        interrupted = True
+    def __init__(self) -> None:
+        self.received = False
+        self._previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._on_signal)
 
-    for number in STOP_SIGNALS:
-        signal.signal(number, on_stop_signal)
-    exit_code = 0
-    try:
-        for spec in specs:
-            # own session: a terminal Ctrl-C reaches the launcher only, which stops the nodes in order
-            process = subprocess.Popen(command(spec, arguments), env=env, start_new_session=True)
-            running.append(Running(spec, process))
-            print(f"[live] started {spec.name} (pid {process.pid})", flush=True)
-        started = time.monotonic()
-        finished_at = None
-        while not interrupted:
-            for item in running:
-                if item.code is None and (code := item.process.poll()) is not None:
-                    item.code = code
-                    outcome, line = exit_outcome(item.spec, code, arguments)  # as the launch file decides
-                    print(f"[live] {line}", flush=True)
-                    if outcome is Outcome.FAIL:
-                        exit_code = 1
-                    elif outcome is Outcome.DRAIN:
-                        finished_at = time.monotonic()
-            if exit_code or (finished_at and time.monotonic() - finished_at > DRAIN_S):
-                break
-            if all(item.code is not None for item in running):
-                break  # every node has ended (required:=false kept the graph up until now)
-            if duration_s and time.monotonic() - started > duration_s:
-                break
-            time.sleep(0.1)
-    finally:
-        _stop(running)
-        for number, handler in previous_handlers.items():
+    def _on_signal(self, signum, frame) -> None:
+        self.received = True
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
             signal.signal(number, handler)
-        monitor.stop()
+
+
+def _start_nodes(specs: list[NodeSpec], arguments: LiveArguments, env: dict, running: list[Running]) -> None:
+    for spec in specs:
+        # own session: a terminal Ctrl-C reaches the launcher only, which stops the nodes in order
+        process = subprocess.Popen(command(spec, arguments), env=env, start_new_session=True)
+        running.append(Running(spec, process))
+        print(f"[live] started {spec.name} (pid {process.pid})", flush=True)
+
+
+def _watch(running: list[Running], arguments: LiveArguments, duration_s: float, stop: _StopSignals) -> int:
+    """Until a stop signal, a failed node, the drained end of the input, every node ended, or the
+    duration: the exit code so far (1 when a node failed)."""
+    started, finished_at = time.monotonic(), None
+    while not stop.received:
+        failed = False
+        for item in running:
+            if item.code is None and (code := item.process.poll()) is not None:
+                item.code = code
+                outcome, line = exit_outcome(item.spec, code, arguments)  # as the launch file decides
+                print(f"[live] {line}", flush=True)
+                failed = failed or outcome is Outcome.FAIL
+                if outcome is Outcome.DRAIN:
+                    finished_at = time.monotonic()
+        if failed:
+            return 1
+        if finished_at and time.monotonic() - finished_at > DRAIN_S:
+            break
+        if all(item.code is not None for item in running):
+            break  # every node has ended (required:=false kept the graph up until now)
+        if duration_s and time.monotonic() - started > duration_s:
+            break
+        time.sleep(0.1)
+    return 0
+
+
+def _judge_stopped(running: list[Running], exit_code: int, interrupted: bool) -> int:
+    """Nodes still running when the graph was stopped: an error exit of theirs fails the run
+    (unless the user stopped it or a node had failed already)."""
     for item in running:
         code = item.process.returncode
         if item.code is not None:
@@ -233,12 +241,36 @@ def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 
         if code not in (0, -signal.SIGINT, -signal.SIGTERM) and exit_code == 0 and not interrupted:
             print(f"[live] {item.spec.name} ended with exit code {code}", flush=True)
             exit_code = 1
+    return exit_code
+
+
+def _summarise(monitor: Monitor, record: Path | None, exit_code: int) -> int:
     print(f"[live] {monitor.labels_seen} action labels received{why_no_labels(monitor)}", flush=True)
     if monitor.record_error:
-        exit_code = exit_code or 1
-    elif record is not None:
+        return exit_code or 1
+    if record is not None:
         if monitor.frames_recorded:
             print(f"[live] annotated video: {record} ({monitor.frames_recorded} frames)", flush=True)
         else:
             print(f"[live] no annotated frame arrived; {record} not written", flush=True)
     return exit_code
+
+
+def run_live(arguments: LiveArguments, record: Path | None = None, fps: float = 30.0,
+             duration_s: float = 0.0) -> int:
+    env = launcher_environment(environment_with_profile())
+    specs = live_graph(arguments)
+    monitor = Monitor(arguments.namespace, record, fps)
+    monitor.start()
+    running: list[Running] = []
+    stop = _StopSignals()
+    exit_code = 0
+    try:
+        _start_nodes(specs, arguments, env, running)
+        exit_code = _watch(running, arguments, duration_s, stop)
+    finally:
+        _stop(running)
+        stop.restore()
+        monitor.stop()
+    exit_code = _judge_stopped(running, exit_code, stop.received)
+    return _summarise(monitor, record, exit_code)
