@@ -63,7 +63,7 @@ def _predict(args: argparse.Namespace) -> int:
         sequence = _read_sequence(args.input)
         layout = args.layout or classifier.spec.layout
         probabilities = classifier.classify(sequence, layout, image_size)  # first: no person is an error
-        short = _too_short(sequence, classifier.spec.window)
+        short = _too_short(sequence, classifier)
         if short:
             print(short)
             return 1
@@ -72,12 +72,13 @@ def _predict(args: argparse.Namespace) -> int:
     return _predict_video(args, classifier)
 
 
-def _too_short(sequence, window: int) -> str:
+def _too_short(sequence, classifier) -> str:
     """The answer for (M, T, V, 3) keypoints too short for a label (the rule action_node's
     ``min_frames`` follows, ``skeleton.windows.MIN_WINDOW_SHARE``), or "" when long enough."""
     from dance_recognition.skeleton.windows import frames_with_a_person, min_window_frames
 
-    seen, needed = frames_with_a_person(sequence), min_window_frames(window)
+    window = classifier.spec.window
+    seen, needed = frames_with_a_person(sequence), min_window_frames(window, classifier.card.source != "reference")
     if seen >= needed:
         return ""
     return (f"unknown  (too short: a person in {seen} frame(s); a label needs at least {needed} of the model's "
@@ -244,7 +245,7 @@ def _classify_windows(args: argparse.Namespace, classifier, main, layout: str, f
         except NoPersonError:
             print(span + "no person")
             continue
-        short = _too_short(main[None, start:start + window], window)
+        short = _too_short(main[None, start:start + window], classifier)
         if short:
             print(span + short)
             continue

@@ -17,12 +17,15 @@ CROP_POLICIES = ("newest", "center", "uniform")
 # A window needs a person in at least this share of its frames for a label: padded out from a
 # sliver (one frame of 48), a model trained on full windows answers with confidence from nothing.
 # ``predict`` answers "unknown (too short)" below it; action_node refuses a ``min_frames`` below it.
+# Only for a window the model was trained on: a published reference checkpoint carries none (its
+# 300 frames are the reference feeder's padding length, and most Kinetics clips are shorter).
 MIN_WINDOW_SHARE = 0.5
 
 
-def min_window_frames(window: int) -> int:
-    """The fewest frames with a person that a ``window``-frame window needs for a label."""
-    return max(1, math.ceil(MIN_WINDOW_SHARE * window))
+def min_window_frames(window: int, trained: bool = True) -> int:
+    """The fewest frames with a person that a ``window``-frame window needs for a label; 1 when
+    the window is not one the model was ``trained`` on."""
+    return max(1, math.ceil(MIN_WINDOW_SHARE * window)) if trained else 1
 
 
 def frames_with_a_person(sequence: np.ndarray) -> int:

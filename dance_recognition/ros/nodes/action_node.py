@@ -151,10 +151,10 @@ class ActionNode(Node):
         min_frames = config["min_frames"] or window  # the model was trained on full windows
         if min_frames > window:
             raise ValueError(f"min_frames {min_frames} is larger than the window {window}")
-        if min_frames < min_window_frames(window):  # the same rule as predict's "too short"
+        needed = min_window_frames(window, classifier.card.source != "reference")
+        if min_frames < needed:  # the same rule as predict's "too short"
             raise ValueError(f"min_frames {min_frames} is below {MIN_WINDOW_SHARE:.0%} of the window {window}: a "
-                             "label from so few frames is padding, not a move; give at least "
-                             f"{min_window_frames(window)}")
+                             f"label from so few frames is padding, not a move; give at least {needed}")
         return window, min_frames
 
     def _smoother(self) -> LabelSmoother:
