@@ -80,8 +80,8 @@ ModelSection = _model_section()
 class DataSection:
     normalization: str | None = setting(None, choices=(None, *NORMALIZATIONS))  # None: body_centred for pixel
     # datasets, kinetics for kinetics ones
-    window: int | None = setting(None, low=1)  # None: the dataset's frames
-    persons: int | None = setting(None, low=1)  # None: the dataset's persons
+    window: int | None = setting(None, low=1, high=10_000)  # None: the dataset's frames; 100,000 ran out of memory
+    persons: int | None = setting(None, low=1, high=64)  # None: the dataset's persons
     num_workers: int | None = setting(None, low=0, high=256)  # None: auto (0 on a CPU, up to 8 beside a GPU)
     class_balance: bool = False  # sample classes equally often (for unbalanced datasets)
     background_classes: list[str] = setting(factory=list)  # noqa: RUF009 (a field) classes meaning "no move"
