@@ -351,7 +351,7 @@ def test_the_printed_resume_command_works_after_settings_on_the_command_line(mov
     ("optim.optimizer=rmsprop", "optim.optimizer must be one of sgd, adam, not 'rmsprop'"),
     ("optim.milestones=5", "optim.milestones must be a list like [1, 2]"),
     ("model.edge_importance=1", "model.edge_importance must be true or false"),
-    ("data.window=0", "data.window must be at least 1, not 0"),
+    ("data.window=0", "data.window must be between 1 and 10000, not 0"),
     ("data.window=100000", "data.window must be between 1 and 10000, not 100000"),  # was killed for memory (22 GB)
 ])
 def test_settings_are_typed_with_ranges(override: str, message: str) -> None:
