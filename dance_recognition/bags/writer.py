@@ -184,14 +184,9 @@ def _reason(error: Exception) -> str:
 
 def _qos_text(profiles: list[Qos]) -> str:
     """Offered QoS profiles as rosbags' writer stores them in a storage file (YAML block text)."""
-    from io import StringIO
+    import yaml
 
-    from ruamel.yaml import YAML
-
-    stream, dumper = StringIO(), YAML(typ="safe")
-    dumper.default_flow_style = False
-    dumper.dump(dump_qos_v9(list(profiles)), stream)
-    return stream.getvalue().strip()
+    return yaml.safe_dump(dump_qos_v9(list(profiles)), default_flow_style=False).strip()
 
 
 def check_split(max_bytes: int, max_duration_s: float) -> None:
