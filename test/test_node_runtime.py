@@ -25,6 +25,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.data.synthetic import generate_move
 from dance_recognition.media.video import VideoReader
+from dance_recognition.models.streaming_classifier import StreamingClassifier
 from dance_recognition.ros.graph import LiveArguments
 from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.nodes.action_node import default_checkpoint
@@ -42,6 +43,12 @@ def _publish_move(probe, publisher, start_ns: int, frames: int = 64, seed: int =
     for index, keypoints in enumerate(generate_move("wave", frames, np.random.default_rng(seed))):
         publisher.publish(_skeleton(start_ns + index * FRAME_NS, keypoints))
         spin_until(probe, lambda: False, 0.02)
+
+
+def demo_stream_window(stride: int) -> int:
+    """Frames per label of the packaged demo model as action_node streams it at ``stride``, from
+    the checkpoint itself (its receptive field and strides), not a number copied from a log."""
+    return StreamingClassifier(default_checkpoint(), every=stride, script=False).plan.window
 
 
 def _connected(probe, processes, parameters: dict | None = None):
@@ -130,7 +137,11 @@ def test_a_backward_time_jump_starts_new_windows(processes, probe) -> None:
     after = lambda: [x for x in labels if stamp_to_ns(x.header.stamp) < first_ns]  # noqa: E731
     assert spin_until(probe, lambda: len(after()) >= 2, 60, [action]), processes.log("action_node")[-2000:]
     assert all(stamp_to_ns(x.window_start) >= looped_ns for x in after()), "old frames mixed into a new window"
-    assert after()[0].num_frames == 48  # a full window of the new frames only
+    # the packaged demo model is unpadded, so mode auto streams it; a label covers the stream's window
+    window = demo_stream_window(8)
+    log = processes.log("action_node")
+    assert "effective_mode='streaming'" in log and f"effective_window={window}," in log
+    assert after()[0].num_frames == window  # a full window of the new frames only
     assert spin_until(probe, lambda: "jumped back by 100.100 s" in processes.log("action_node"), 10)
 
 

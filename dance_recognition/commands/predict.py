@@ -146,6 +146,7 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     from dance_recognition.errors import UserError
     from dance_recognition.live.person_streams import PersonStreams
     from dance_recognition.models.checkpoint import load_checkpoint
+    from dance_recognition.models.classifier import check_has_person
     from dance_recognition.models.streaming import plan_stream
     from dance_recognition.models.streaming_classifier import StreamingClassifier, stream_window
     from dance_recognition.skeleton.layouts import get_layout
@@ -153,6 +154,7 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
 
     if args.input.suffix == ".npy":
         sequences, fps, size = _read_sequence(args.input), 30.0, tuple(args.image_size) if args.image_size else None
+        check_has_person(sequences)  # no frames / no joint: the same answer as in window mode, before any length
         layout, every = args.layout, 1
         track_names = {index: index for index in range(len(sequences))}
     else:
@@ -167,14 +169,14 @@ def _predict_streaming(args: argparse.Namespace, classes: list[str] | None) -> i
     classifier = StreamingClassifier(args.checkpoint, device=args.device, classes=classes,
                                      every=every or max(window // 2, 1))
     layout = layout or classifier.spec.layout
-    if sequences.shape[1] < window:
-        raise UserError(f"{args.input} has {sequences.shape[1]} frames; streaming predicts over the newest {window} "
-                        "(the model's window): give a longer input, or use --mode window (which pads with zeros)")
     classifier.accepts(layout)
     joint_names = get_layout(layout).joint_names
     if sequences.shape[2] != len(joint_names):
         raise UserError(f"{args.input} has {sequences.shape[2]} joints per frame but layout {layout} has "
                         f"{len(joint_names)}: give --layout with the input's layout")
+    if sequences.shape[1] < window:
+        raise UserError(f"{args.input} has {sequences.shape[1]} frames; streaming predicts over the newest {window} "
+                        "(the model's window): give a longer input, or use --mode window (which pads with zeros)")
     if size is None and classifier.spec.normalization == "kinetics":
         raise UserError("this model uses kinetics normalisation: give --image-size WIDTH HEIGHT of the .npy input")
     streams = PersonStreams(classifier, max_gap_s=3600.0, timeout_s=3600.0)

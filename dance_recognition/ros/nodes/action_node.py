@@ -77,7 +77,8 @@ class ActionNode(Node):
                               read_only=False),
             "stride": declare(self, "stride", 4, "new frames per person between predictions", (1, 1000),
                               read_only=False),
-            "min_frames": declare(self, "min_frames", 0, "frames before the first prediction; 0 = the window",
+            "min_frames": declare(self, "min_frames", 0, "window mode: frames before the first prediction; 0 = the "
+                                  "window (a stream always waits for its full window)",
                                   (0, 10000), read_only=False),
             "person_timeout_s": declare(self, "person_timeout_s", 2.0, "forget a person unseen this long",
                                         (0.05, 3600.0), read_only=False),
@@ -146,7 +147,10 @@ class ActionNode(Node):
     def _window_settings(config: dict[str, Any], classifier: ActionClassifier | StreamingClassifier
                          ) -> tuple[int, int]:
         if isinstance(classifier, StreamingClassifier):  # a stream predicts once its window is full
-            return classifier.plan.window, classifier.plan.window
+            window = classifier.plan.window
+            if config["min_frames"] > window:  # refused in both modes: the window never reaches it
+                raise ValueError(f"min_frames {config['min_frames']} is larger than the window {window}")
+            return window, window
         window = config["window"] or classifier.spec.window
         min_frames = config["min_frames"] or window  # the model was trained on full windows
         if min_frames > window:
