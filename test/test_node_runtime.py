@@ -20,7 +20,7 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
-from test_live_nodes import _skeleton, spin_until
+from test_live_nodes import _skeleton, publish_in_step, spin_until
 from visualization_msgs.msg import Marker, MarkerArray
 
 from dance_recognition.data.synthetic import generate_move
@@ -131,9 +131,10 @@ def test_a_backward_time_jump_starts_new_windows(processes, probe) -> None:
     # not what this test is about
     action, publisher = _connected(probe, processes, {"stride": 8, "person_timeout_s": 60.0})
     first_ns, looped_ns = 100_000_000_000, 2_000_000_000  # a bag played again from its start
-    _publish_move(probe, publisher, first_ns)
+    # in lock-step: the jump is measured from the last frame the node took, so none may be dropped
+    publish_in_step(probe, publisher, generate_move("wave", 64, np.random.default_rng(0)), first_ns, [action])
     assert spin_until(probe, lambda: any(stamp_to_ns(x.header.stamp) >= first_ns for x in labels), 60, [action])
-    _publish_move(probe, publisher, looped_ns, seed=1)
+    publish_in_step(probe, publisher, generate_move("wave", 64, np.random.default_rng(1)), looped_ns, [action])
     after = lambda: [x for x in labels if stamp_to_ns(x.header.stamp) < first_ns]  # noqa: E731
     assert spin_until(probe, lambda: len(after()) >= 2, 60, [action]), processes.log("action_node")[-2000:]
     assert all(stamp_to_ns(x.window_start) >= looped_ns for x in after()), "old frames mixed into a new window"
