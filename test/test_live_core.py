@@ -197,6 +197,20 @@ def test_graph_description_arguments_and_exit_outcomes(tmp_path) -> None:
         with pytest.raises(LaunchArgumentError, match=message):
             live_graph(bad)
 
+    # ROS itself reads any of these without a word and applies nothing
+    for text, message in (("threshold: 0.3\n", "threshold has no ros__parameters"),
+                          ("/**/action_node:\n  threshold: 0.3\n", "/\\*\\*/action_node has no ros__parameters"),
+                          ("/**:\n  ros__parameters: 3\n", "ros__parameters is not a mapping"),
+                          ("just some notes\n", "the file holds str, not node names"),
+                          ("a: [1, 2\n", "is not readable YAML")):
+        notes = tmp_path / "notes.yaml"
+        notes.write_text(text)
+        with pytest.raises(LaunchArgumentError, match=message):
+            live_graph(LiveArguments(params_file=str(notes)))
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("robot1:\n  action_node:\n    ros__parameters: {threshold: 0.3}\n")
+    assert live_graph(LiveArguments(params_file=str(nested)))
+
     camera_spec, pose_spec = specs["camera_node"], specs["pose_node"]
     assert exit_outcome(camera_spec, 0, arguments)[0] is Outcome.DRAIN
     assert exit_outcome(camera_spec, 0, LiveArguments(end_with_input="false"))[0] is Outcome.CONTINUE

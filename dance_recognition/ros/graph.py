@@ -96,6 +96,43 @@ class LiveArguments:
             _number(name, getattr(self, name))
         if self.params_file and not Path(self.params_file).is_file():
             raise LaunchArgumentError(f"params_file:={self.params_file} does not exist")
+        if self.params_file:
+            _check_params_file(Path(self.params_file))
+
+
+def _check_params_file(path: Path) -> None:
+    """ROS reads a file that is not a parameters YAML without a word and applies nothing; a user
+    who tuned a threshold there would never learn why it did not change."""
+    import yaml
+
+    template = "see config/live.yaml: node name (or /**), then ros__parameters, then name: value"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise LaunchArgumentError(f"params_file:={path} is not readable YAML ({error.__class__.__name__}); "
+                                  f"{template}") from None
+    problem = _parameters_problem(data, "")
+    if problem:
+        raise LaunchArgumentError(f"params_file:={path} is not a ROS parameters file: {problem}; {template}")
+
+
+def _parameters_problem(data: object, where: str) -> str:
+    """'' for a valid nesting of (namespace/)node names ending in ``ros__parameters`` mappings."""
+    if not isinstance(data, dict) or not data:
+        found = type(data).__name__ if data is not None else "nothing"
+        return f"{where} has no ros__parameters" if where else f"the file holds {found}, not node names"
+    for key, value in data.items():
+        here = f"{where}/{key}" if where else str(key)
+        if key == "ros__parameters":
+            if not isinstance(value, dict):
+                return f"{here} is not a mapping of parameter names to values"
+        elif not isinstance(value, dict):
+            return f"{where or key} has no ros__parameters (found {key!s}: {value!r})"
+        else:
+            problem = _parameters_problem(value, here)
+            if problem:
+                return problem
+    return ""
 
 
 def _number(name: str, value: str) -> float:

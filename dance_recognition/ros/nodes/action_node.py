@@ -71,7 +71,9 @@ class ActionNode(Node):
             "device": declare(self, "device", "cpu", "cpu, cuda, cuda:N or auto", read_only=False),
             "mode": declare(self, "mode", "auto", "streaming, window, or auto = streaming when the checkpoint "
                             "streams exactly (trained with model.temporal_padding=false)", read_only=False),
-            "max_gap_s": declare(self, "max_gap_s", 0.5, "streaming: restart a person's stream after a gap this "
+            # 2 s, the person time-out: a pose node that falls behind (seconds, on a busy small
+            # computer) must not silence streams where window mode, which keeps its frames, labels on
+            "max_gap_s": declare(self, "max_gap_s", 2.0, "streaming: restart a person's stream after a gap this "
                                  "long", (0.001, 3600.0), read_only=False),
             "window": declare(self, "window", 0, "frames per prediction; 0 = the model's window", (0, 10000),
                               read_only=False),
