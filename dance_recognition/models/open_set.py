@@ -9,8 +9,9 @@ One rule for ``predict`` and the action node, so the offline tool and the robot 
 
 A model without background classes can only say "unsure" (rule 3): anyone in view is pushed
 towards some dance. Training with background classes (``data.background_classes``) gives the
-model a way to say "no move" with confidence. (The packaged demo model predates these classes:
-it has no background class, so only rule 3 applies to it.)
+model a way to say "no move" with confidence; the packaged demo model has three (standing,
+walking, idle). The rule judges the answer, not the motion: a body held still in a dance-like
+posture (a lunge, arms spread) can still be named as a dance (README, "The packaged demo model").
 """
 from __future__ import annotations
 
