@@ -84,27 +84,30 @@ def test_no_confident_label_from_a_sliver_of_a_window(capsys, tmp_path: Path, vi
     .npy) as in action_node, which refuses a min_frames below it."""
     from dance_recognition.models.classifier import ActionClassifier
     from dance_recognition.ros.nodes.action_node import ActionNode
+    from dance_recognition.skeleton.windows import min_window_frames
 
     one = tmp_path / "one.mp4"
     with VideoReader(video) as reader, VideoWriter(one, reader.fps, reader.declared_size) as writer:
         writer.write(next(iter(reader)))
+    classifier = ActionClassifier(DEMO)
+    window = classifier.spec.window
+    needed = min_window_frames(window, trained=True)
     code, out, err = run_cli(capsys, "predict", DEMO, one, "--mode", "window")
     assert code == 1, (out, err)
-    assert "unknown  (too short: a person in 1 frame(s); a label needs at least 24 of the model's 48-frame " \
-           "window)" in out and "%" not in out
-    sequence = np.zeros((48, 18, 3), np.float32)
-    sequence[:23] = np.random.default_rng(0).uniform(100, 200, (23, 18, 3))  # a person in 23 frames
+    assert (f"unknown  (too short: a person in 1 frame(s); a label needs at least {needed} of the model's "
+            f"{window}-frame window)") in out and "%" not in out
+    sequence = np.zeros((window, 18, 3), np.float32)
+    sequence[:needed - 1] = np.random.default_rng(0).uniform(100, 200, (needed - 1, 18, 3))
     np.save(tmp_path / "sliver.npy", sequence)
-    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "sliver.npy")
-    assert code == 1 and out.startswith("unknown  (too short: a person in 23 frame(s)")
-    sequence[23] = sequence[0]  # 24 of 48: a label
+    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "sliver.npy", "--mode", "window")
+    assert code == 1 and out.startswith(f"unknown  (too short: a person in {needed - 1} frame(s)")
+    sequence[needed - 1] = sequence[0]  # half the window: a label
     np.save(tmp_path / "half.npy", sequence)
-    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "half.npy")
+    code, out, _ = run_cli(capsys, "predict", DEMO, tmp_path / "half.npy", "--mode", "window")
     assert code == 0 and "%" in out
-    classifier = ActionClassifier(DEMO)
-    assert ActionNode._window_settings({"window": 0, "min_frames": 24}, classifier) == (48, 24)
-    with pytest.raises(ValueError, match="min_frames 23 is below 50% of the window 48"):
-        ActionNode._window_settings({"window": 0, "min_frames": 23}, classifier)
+    assert ActionNode._window_settings({"window": 0, "min_frames": needed}, classifier) == (window, needed)
+    with pytest.raises(ValueError, match=f"min_frames {needed - 1} is below 50% of the window {window}"):
+        ActionNode._window_settings({"window": 0, "min_frames": needed - 1}, classifier)
 
 
 def _files(tmp: Path) -> dict[str, Path]:
