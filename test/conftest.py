@@ -58,6 +58,14 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def shared_video(name: str) -> Path:
+    """A video of ../shared/data/videos (or $DANCE_SHARED_DATA/videos); skips the test without it."""
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    return data / "videos" / name
+
+
 def installed_cli() -> list[str]:
     """The installed ``dance-recognition`` wrapper (what a user runs), as a command prefix.
 

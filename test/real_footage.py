@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from conftest import shared_video
 
 from dance_recognition.ros.graph import media_file
 
@@ -24,14 +24,6 @@ def read_rgb_frames(path: Path, count: int, start: int = 0) -> list[np.ndarray]:
         frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     capture.release()
     return frames
-
-
-def shared_video(name: str) -> Path:
-    """A video of ../shared/data/videos (or $DANCE_SHARED_DATA/videos); skips the test without it."""
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / name
 
 
 def demo_video() -> Path:

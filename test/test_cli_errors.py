@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import shared_data_dir
+from conftest import shared_video
 from dance_recognition.msg import ActionLabel
 from openpose_model_files import write_model
 from sensor_msgs.msg import Image
@@ -54,10 +54,7 @@ def test_predict_gives_no_label_for_no_data(capsys, tmp_path: Path, shape, text:
 
 @pytest.fixture()
 def video() -> Path:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / "ta_chi.mp4"
+    return shared_video("ta_chi.mp4")
 
 
 def test_preview_and_predict_run_with_the_openpose_backend(capsys, tmp_path: Path, video: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import installed_cli, shared_data_dir
+from conftest import installed_cli, shared_video
 
 from dance_recognition.data.dataset import SkeletonDataset, read_header
 from dance_recognition.data.extract import ExtractConfig, ExtractError, extract
@@ -32,13 +32,10 @@ def _cut(source: Path, target: Path, start: int, frames: int = CLIP_FRAMES) -> N
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:
     """<class>/<video> folders: two clips of each real video, plus broken files."""
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     root = tmp_path_factory.mktemp("videos")
     for label, name in (("tai_chi", "ta_chi.mp4"), ("lifting", "clean_and_jerk.mp4")):
         for number, start in enumerate((0, 100)):
-            _cut(data / "videos" / name, root / label / f"{label}_{number}.mp4", start)
+            _cut(shared_video(name), root / label / f"{label}_{number}.mp4", start)
     return root
 
 

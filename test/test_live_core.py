@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from conftest import shared_video
 from sensor_msgs.msg import Image
 
 from dance_recognition.live.frame_source import BackOff, FrameSource
@@ -112,10 +112,7 @@ def test_label_smoother_threshold_and_hysteresis() -> None:
 
 @pytest.fixture()
 def clip(tmp_path) -> Path:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / "ta_chi.mp4"
+    return shared_video("ta_chi.mp4")
 
 
 def test_frame_source_waits_for_a_missing_file_and_picks_up_a_replacement(clip, tmp_path) -> None:

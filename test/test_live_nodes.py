@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from conftest import installed_cli, shared_data_dir
+from conftest import installed_cli, shared_video
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from geometry_msgs.msg import TwistStamped
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -34,10 +34,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def video() -> Path:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / "ta_chi.mp4"
+    return shared_video("ta_chi.mp4")
 
 
 def spin_until(node, condition: Callable[[], bool], timeout_s: float, alive: list | None = None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rclpy
-from conftest import shared_data_dir
+from conftest import shared_video
 from dance_recognition.msg import ActionLabel, Skeleton
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Header
@@ -18,10 +18,7 @@ from dance_recognition.ros.image_conversion import rgb_to_image
 
 @pytest.fixture()
 def two_person_video():
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / "people_pose2sim_cam01.mp4"
+    return shared_video("people_pose2sim_cam01.mp4")
 
 
 @pytest.mark.slow
@@ -68,14 +65,11 @@ def test_track_labels_keep_only_live_tracks() -> None:
 @pytest.mark.slow
 def test_pose_node_forgets_the_labels_of_people_gone() -> None:
     """The node's own label memory (the bug: never pruned) in a real PoseNode on a real frame."""
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     import cv2
 
     from dance_recognition.ros.nodes.pose_node import PoseNode
 
-    capture = cv2.VideoCapture(str(data / "videos" / "ta_chi.mp4"))
+    capture = cv2.VideoCapture(str(shared_video("ta_chi.mp4")))
     ok, bgr = capture.read()
     capture.release()
     assert ok

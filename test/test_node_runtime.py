@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from conftest import shared_video
 from dance_recognition.msg import ActionLabel, Skeleton, TrackedPeople
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
@@ -220,10 +220,7 @@ def test_nodes_report_their_health_on_diagnostics(processes, probe) -> None:
 
 @pytest.fixture()
 def video():
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    return data / "videos" / "ta_chi.mp4"
+    return shared_video("ta_chi.mp4")
 
 
 def test_pose_node_reliable_annotated_images_markers_and_run_time_toggles(video, processes, probe) -> None:

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import installed_cli, shared_data_dir
+from conftest import installed_cli, shared_video
 
 from dance_recognition.media.video import VideoReader, VideoWriter
 from dance_recognition.ros.nodes.action_node import default_checkpoint
@@ -41,13 +41,10 @@ def _clip(source: Path, target: Path, start: int, frames: int = 40) -> None:
 
 @pytest.mark.slow
 def test_readme_examples_run_as_written(tmp_path: Path) -> None:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
     for label, name in (("salsa", "ta_chi.mp4"), ("lifting", "clean_and_jerk.mp4")):
         for number, start in ((1, 0), (2, 100)):
-            _clip(data / "videos" / name, tmp_path / "videos" / label / f"{number}.mp4", start)
-    shutil.copy(data / "videos" / "ta_chi.mp4", tmp_path / "performance.mp4")
+            _clip(shared_video(name), tmp_path / "videos" / label / f"{number}.mp4", start)
+    shutil.copy(shared_video("ta_chi.mp4"), tmp_path / "performance.mp4")
     (tmp_path / "runs" / "moves").mkdir(parents=True)
     shutil.copy(default_checkpoint(), tmp_path / "runs" / "moves" / "best.pt")  # a trained model of this project
     outputs = {}

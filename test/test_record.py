@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rclpy
 from bag_samples import skeleton_cdr
-from conftest import REPO, shared_data_dir
+from conftest import REPO, shared_video
 from dance_recognition.msg import LabelEvent, Skeleton
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
@@ -266,10 +266,7 @@ def test_take_label_and_label_events_from_a_script(node, processes, tmp_path):
 def test_live_session_to_dataset_to_training(node, processes, tmp_path):
     """`live --record` on a real video with label events from a script, an image-only `record`
     beside it, then bag2dataset (skeletons; images raw and JPEG through MediaPipe) and training."""
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    video = data / "videos" / "ta_chi.mp4"
+    video = shared_video("ta_chi.mp4")
     session, images_only = tmp_path / "session", tmp_path / "images_only"
     live = processes.cli("live", "live", "--input", str(video), "--loop", "--record", str(session),
                          "--record-images", "jpeg", "--no-annotated-video", cwd=tmp_path)
@@ -361,9 +358,7 @@ def test_bag_play_into_action_node_gives_the_live_labels(node, processes, tmp_pa
 
     from dance_recognition.ros.graph import LiveArguments
 
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
+    video = shared_video("ta_chi.mp4")
     params = tmp_path / "window.yaml"  # labels as a function of the window alone (no smoothing across windows)
     params.write_text("/**/action_node:\n  ros__parameters:\n    mode: window\n    window: 24\n    smoothing: 1.0\n"
                       "    hysteresis: 0.0\n")
@@ -371,7 +366,7 @@ def test_bag_play_into_action_node_gives_the_live_labels(node, processes, tmp_pa
     heard: dict[str, list] = {"live": [], "replay": []}
     phase = "live"
     node.create_subscription(ActionLabel, "actions", lambda a: heard[phase].append(a), QoSProfile(depth=1000))
-    live_run = processes.cli("live", "live", "--input", str(data / "videos" / "ta_chi.mp4"), "--loop",
+    live_run = processes.cli("live", "live", "--input", str(video), "--loop",
                              "--params-file", str(params), "--record", str(session), "--no-annotated-video",
                              cwd=tmp_path)
     deadline = time.monotonic() + 400

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_data_dir
+from conftest import shared_video
 from test_stgcn import randomise
 
 from dance_recognition.live.person_streams import PersonStreams
@@ -102,10 +102,7 @@ def test_padded_checkpoint_streams_with_its_receptive_field(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def real_tracks() -> list[np.ndarray]:
     """(T, 33, 3) MediaPipe keypoints (pixels) of the two real Kinetics clips."""
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("../shared/data (or $DANCE_SHARED_DATA) is absent: no real footage to test on")
-    from test_pose_mediapipe import read_rgb_frames
+    from real_footage import read_rgb_frames
 
     from dance_recognition.pose import create_estimator
 
@@ -113,7 +110,7 @@ def real_tracks() -> list[np.ndarray]:
     estimator = create_estimator("mediapipe")
     try:
         for name in ("ta_chi.mp4", "clean_and_jerk.mp4"):
-            frames = read_rgb_frames(data / "videos" / name, 150)
+            frames = read_rgb_frames(shared_video(name), 150)
             sequence = []
             for index, image in enumerate(frames):
                 found = estimator.estimate(image, stamp_ns=index * FRAME_NS).people
