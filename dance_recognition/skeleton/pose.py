@@ -75,13 +75,21 @@ class PersonPose:
         return joints_box(self.keypoints)
 
 
+def joints_bounds(keypoints: np.ndarray, min_joints: int = 1) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, high) corners, in pixels, of the box around the detected joints of a (V, 3) array;
+    None with fewer than ``min_joints`` detected."""
+    present = keypoints[:, 2] > 0
+    if present.sum() < max(min_joints, 1):
+        return None
+    return keypoints[present, :2].min(axis=0), keypoints[present, :2].max(axis=0)
+
+
 def joints_box(keypoints: np.ndarray) -> np.ndarray:
     """(4,) centre x, centre y, width, height of the detected joints of a (V, 3) array."""
-    present = keypoints[:, 2] > 0
-    if not present.any():
+    bounds = joints_bounds(keypoints)
+    if bounds is None:
         return np.full(4, np.nan, dtype=np.float32)
-    low = keypoints[present, :2].min(axis=0)
-    high = keypoints[present, :2].max(axis=0)
+    low, high = bounds
     return np.array([*(low + high) / 2, *(high - low)], dtype=np.float32)
 
 

@@ -43,7 +43,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from dance_recognition.skeleton.layouts import LAYOUTS
-from dance_recognition.skeleton.pose import TRACK_ID_UNKNOWN, PersonPose, PoseFrame, joints_box
+from dance_recognition.skeleton.pose import TRACK_ID_UNKNOWN, PersonPose, PoseFrame, joints_bounds, joints_box
 
 _UNMATCHABLE = 1e6
 
@@ -90,13 +90,10 @@ def person_size(keypoints: np.ndarray) -> float:
 def box_overlap(a: np.ndarray, b: np.ndarray) -> float:
     """Share of the smaller of the boxes around the present joints of two (V, 3) arrays that lies
     inside the other (1 = one box holds the other)."""
-    boxes = []
-    for keypoints in (a, b):
-        present = keypoints[:, 2] > 0
-        if present.sum() < 2:
-            return 0.0
-        boxes.append((keypoints[present, :2].min(axis=0), keypoints[present, :2].max(axis=0)))
-    (low_a, high_a), (low_b, high_b) = boxes
+    bounds_a, bounds_b = joints_bounds(a, min_joints=2), joints_bounds(b, min_joints=2)
+    if bounds_a is None or bounds_b is None:
+        return 0.0
+    (low_a, high_a), (low_b, high_b) = bounds_a, bounds_b
     overlap = np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None).prod()
     smaller = min((high_a - low_a).prod(), (high_b - low_b).prod())
     return float(overlap / smaller) if smaller > 0 else 0.0
