@@ -25,6 +25,13 @@ DRAIN_S = 3.0  # after the input ends: time for the frames in flight to become l
 TRUE_TEXTS, FALSE_TEXTS = ("true", "1"), ("false", "0")  # what launch's IfCondition accepts
 
 
+# A publisher sees its subscriptions matched before the subscribers have matched it back (a
+# reader drops what arrives from a writer it does not know yet): whoever starts sending once the
+# graph looks connected (camera_node playing a file, bag play) waits this long more, so the
+# first messages are kept.
+GRAPH_SETTLE_S = 0.5
+
+
 class LaunchArgumentError(DanceRecognitionError):
     """A launch argument with a value the graph cannot use."""
 

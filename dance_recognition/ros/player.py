@@ -22,6 +22,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from dance_recognition.bags.playback import PlaybackClock, timed_messages
 from dance_recognition.bags.reader import Bag
+from dance_recognition.ros.graph import GRAPH_SETTLE_S
 
 
 def message_class(msgtype: str):
@@ -72,6 +73,9 @@ class BagPlayer:
         while any(p.get_subscription_count() == 0 for p in self.publishers.values()):
             if time.monotonic() > deadline or self.stopped:
                 return False
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+        settled = time.monotonic() + GRAPH_SETTLE_S
+        while time.monotonic() < settled and not self.stopped:
             rclpy.spin_once(self.node, timeout_sec=0.05)
         return True
 

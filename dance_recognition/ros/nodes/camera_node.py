@@ -29,14 +29,11 @@ from dance_recognition.live.camera_model import CalibrationError, CameraCalibrat
 from dance_recognition.live.frame_source import BackOff, FrameSource
 from dance_recognition.live.statistics import RateMonitor
 from dance_recognition.ros.diagnostics import OK, WARN, Diagnostics, Report, rate_values
+from dance_recognition.ros.graph import GRAPH_SETTLE_S
 from dance_recognition.ros.image_conversion import rgb_to_image
 from dance_recognition.ros.node_runner import run_node
 from dance_recognition.ros.parameters import READ_ONLY_NOTE, declare, log_configuration
 
-# The camera sees that pose_node and action_node exist (their publishers), not that the
-# publishers feeding THEM have matched their subscriptions, which completes moments later:
-# playing a file this long after the graph looks connected keeps its first frames.
-GRAPH_SETTLE_S = 0.5
 
 class CameraNode(Node):
     _connected_at: float | None = None
