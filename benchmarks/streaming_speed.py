@@ -8,8 +8,10 @@ Everything is measured in the same run, on one thread unless told otherwise:
    network (10 blocks, openpose-18, 400 classes), one person. Window = the frozen
    TorchScript of the BatchNorm-folded model (what ActionClassifier runs) recomputed on T=64 and
    T=300 frames; streaming = the frozen TorchScript step, averaged over consecutive frames, with a
-   prediction every frame (strides turned into dilations) and every 4th frame (strides kept).
-   Then 1, 2 and 3 persons in one batched step (per-frame cost should grow linearly).
+   prediction every frame (strides turned into dilations; temporal kernels by Karatsuba in time, as
+   run by default, and by direct 9-tap products) and every 4th frame (strides kept); the slowest
+   frame of the cycle too (Karatsuba's work differs from frame to frame). Then 1, 2 and 3 persons
+   in one batched step, a label every frame (per-frame cost should grow linearly).
 2. exactness: 500 consecutive frames of a REAL sequence (MediaPipe on ../shared/data/videos/ta_chi.mp4,
    300 frames, played forwards then backwards so the motion stays continuous), converted to COCO-18,
    through the paper network without temporal padding (random weights, non-trivial BatchNorms):
@@ -36,8 +38,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dance_recognition.models.karatsuba_in_time import karatsuba_schedule
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
-from dance_recognition.models.streaming import StreamingSTGCN, script_streaming
+from dance_recognition.models.streaming import FAST_TEMPORAL_MIN_CHANNELS, StreamingSTGCN, script_streaming
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,12 +71,15 @@ def window_cost(model: STGCN, frames: int, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
-    """Mean ms per frame (all persons together) over ``frames`` consecutive frames, median of 3 runs."""
-    stream = StreamingSTGCN(model, model.config.receptive_field, every=every)
+def stream_cost(model: STGCN, every: int, persons: int, frames: int, fast_temporal: bool | None = None
+                ) -> tuple[float, float]:
+    """(mean ms per frame, all persons together, over ``frames`` consecutive frames, median of 3
+    runs; ms of the slowest frame of the schedule cycle, median over its repeats)."""
+    stream = StreamingSTGCN(model, model.config.receptive_field, every=every, fast_temporal=fast_temporal)
     step = script_streaming(stream)
     x = torch.randn(persons, 3, 18)
-    runs = []
+    runs, by_phase = [], {}
+    cycle = 36  # lcm of the Karatsuba block (9 columns) and the largest dilation (4)
     with torch.inference_mode():
         state = stream.initial_state(persons)
         for count in range(3 * every):
@@ -81,9 +87,11 @@ def stream_cost(model: STGCN, every: int, persons: int, frames: int) -> float:
         for _ in range(3):
             start = time.process_time()
             for frame in range(frames):
+                began = time.perf_counter()
                 _, state = step.step(x, frame, state)
+                by_phase.setdefault(frame % cycle, []).append(time.perf_counter() - began)
             runs.append((time.process_time() - start) / frames)
-    return statistics.median(runs) * 1e3
+    return statistics.median(runs) * 1e3, max(statistics.median(times) for times in by_phase.values()) * 1e3
 
 
 def stream_flops(model: STGCN) -> float:
@@ -97,6 +105,16 @@ def stream_flops(model: STGCN) -> float:
         flops += joints * c_in * c_out if index > 0 and (c_in != c_out or stride != 1) else 0  # residual
         c_in = c_out
     return 2 * (flops + c_in * config.num_classes)
+
+
+def karatsuba_flops(model: STGCN) -> float:
+    """FLOPs of an every-frame step as run by default: the temporal kernels of blocks with at least
+    FAST_TEMPORAL_MIN_CHANNELS channels cost 4 products of C x C per frame instead of 9."""
+    config, joints = model.config, model.num_joints
+    products = karatsuba_schedule(config.temporal_kernel).products_per_frame
+    saved = sum(joints * (config.temporal_kernel - products) * c * c for c in config.channels
+                if c >= FAST_TEMPORAL_MIN_CHANNELS)
+    return stream_flops(model) - 2 * saved
 
 
 def window_flops(model: STGCN, frames: int) -> float:
@@ -113,9 +131,9 @@ def window_flops(model: STGCN, frames: int) -> float:
 
 
 def products_floor(model: STGCN, frames: int) -> float:
-    """ms of just the matrix products one every-frame step does (same shapes, 18 rows each, no
-    other work): what the step would cost with zero overhead at this CPU's small-matrix rate."""
-    stream = StreamingSTGCN(model, model.config.receptive_field, every=1)
+    """ms of just the matrix products one every-frame step does with the direct temporal kernel
+    (same shapes, 18 rows each, no other work, weights hot in cache): the best that form could do."""
+    stream = StreamingSTGCN(model, model.config.receptive_field, every=1, fast_temporal=False)
     joints = stream.num_joints
     products = []
     for block in stream.blocks:
@@ -144,18 +162,22 @@ def cost_section(frames: int, repeats: int) -> None:
     windows["unpadded 300"] = window_cost(unpadded, 300, repeats)
     for name, value in windows.items():
         print(f"window recompute T={name}: {value:8.2f} ms per prediction")
-    for every in (1, 4):
-        cost = stream_cost(unpadded, every, 1, frames)
-        print(f"streaming, prediction every {every} frame(s): {cost:6.3f} ms per frame  ->  "
+    schedules = {"a label every frame (strides become dilations), Karatsuba in time (the default)": (1, None),
+                 "a label every frame, direct 9-tap temporal products (before)": (1, False),
+                 "a label every 4th frame (strides kept)": (4, None)}
+    for name, (every, fast_temporal) in schedules.items():
+        cost, slowest = stream_cost(unpadded, every, 1, frames, fast_temporal)
+        print(f"streaming, {name}: {cost:6.3f} ms per frame (slowest frame {slowest:5.2f} ms)  ->  "
               f"{windows[64] / cost:5.1f}x below recomputing T=64 every frame, {windows[300] / cost:6.1f}x below T=300")
     floor, step_flops, t64_flops = products_floor(unpadded, frames), stream_flops(unpadded), window_flops(padded, 64)
-    print(f"   floor of an every-frame step: its matrix products alone take {floor:.3f} ms ({windows[64] / floor:.1f}x "
-          f"below T=64); {step_flops / 1e6:.0f} MFLOP per frame against {t64_flops / 1e6:.0f} for a T=64 window "
-          f"({t64_flops / step_flops:.1f}x fewer), but 18-row products run slower per FLOP than its convolutions")
-    print("persons in one batched step (prediction every 4th frame):")
+    fewer = karatsuba_flops(unpadded)
+    print(f"   the direct form's matrix products alone take {floor:.3f} ms ({windows[64] / floor:.1f}x below T=64): "
+          f"{step_flops / 1e6:.0f} MFLOP per frame against {t64_flops / 1e6:.0f} for a T=64 window, and 18-row "
+          f"products run slower per FLOP than the window's; Karatsuba in time does {fewer / 1e6:.0f} MFLOP")
+    print("persons in one batched step (a label every frame):")
     single = None
     for persons in (1, 2, 3):
-        cost = stream_cost(unpadded, 4, persons, frames)
+        cost, _ = stream_cost(unpadded, 1, persons, frames)
         single = single or cost
         print(f"  {persons} person(s): {cost:6.3f} ms per frame = {cost / persons:6.3f} ms per person "
               f"({cost / single:4.2f}x one person)")

@@ -52,11 +52,15 @@ def test_window_shorter_than_the_receptive_field_is_refused_with_the_minimum() -
     model(torch.zeros(1, 3, 25, 18, 1))  # exactly the receptive field: one output column
 
 
+@pytest.mark.parametrize("fast_temporal", [False, True])
 @pytest.mark.parametrize("every", [1, 2, 3, 4, 8])
 @pytest.mark.parametrize("persons", [1, 2])
-def test_stream_equals_unpadded_window_model_every_frame(every: int, persons: int) -> None:
+def test_stream_equals_unpadded_window_model_every_frame(every: int, persons: int, fast_temporal: bool) -> None:
+    """Both temporal forms (the direct k-tap product and Karatsuba in time), batches of 2 (the
+    batched code path) and of 1 person in the window model's person slots."""
     model = unpadded()
-    stream = StreamingSTGCN(model, window=35, every=every, persons=persons)
+    stream = StreamingSTGCN(model, window=35, every=every, persons=persons, fast_temporal=fast_temporal)
+    assert any(block.fast for block in stream.blocks) == fast_temporal
     window = stream.plan.window
     assert window == 33  # 25 + 2 x 4: the newest 35 - 33 frames are off the stride grid
     x = torch.randn(2, 3, 90, 18, 1, generator=torch.Generator().manual_seed(1))
@@ -75,8 +79,9 @@ def test_stream_equals_unpadded_window_model_every_frame(every: int, persons: in
     torch.testing.assert_close(torch.cat([produced[t] for t in ends]), expected, rtol=0, atol=1e-5)
 
 
-def test_scripted_step_equals_eager_step() -> None:
-    stream = StreamingSTGCN(unpadded(), window=33, every=1)
+@pytest.mark.parametrize("fast_temporal", [False, True])
+def test_scripted_step_equals_eager_step(fast_temporal: bool) -> None:
+    stream = StreamingSTGCN(unpadded(), window=33, every=1, fast_temporal=fast_temporal)
     scripted = script_streaming(stream)
     x = torch.randn(1, 3, 40, 18, generator=torch.Generator().manual_seed(2))
     eager_state, scripted_state = stream.initial_state(1), stream.initial_state(1)
@@ -85,6 +90,38 @@ def test_scripted_step_equals_eager_step() -> None:
             expected, eager_state = stream.step(x[:, :, t], t, eager_state)
             actual, scripted_state = scripted.step(x[:, :, t], t, scripted_state)
     torch.testing.assert_close(actual, expected)
+
+
+def test_single_person_karatsuba_stream_equals_the_window_model_over_a_long_sequence() -> None:
+    """One person (the 2-D fast path of every block), several Karatsuba blocks of 9 columns with
+    dilations 1, 2 and 4 and block-staggered phases, scripted as action_node runs it."""
+    model = unpadded(channels=(16, 16, 32, 32), strides=(1, 2, 1, 2), temporal_kernel=9)  # RF 57
+    stream = StreamingSTGCN(model, window=57, every=1, fast_temporal=True)
+    assert [b.dilation for b in stream.blocks] == [1, 1, 2, 2] and len({b.phase_offset for b in stream.blocks}) == 4
+    step = script_streaming(stream)
+    x = torch.randn(1, 3, 200, 18, generator=torch.Generator().manual_seed(4))
+    state, produced = stream.initial_state(1), []
+    with torch.inference_mode():
+        for t in range(200):
+            logits, state = step.step(x[:, :, t], t, state)
+            if t >= 56:
+                produced.append(logits)
+        expected = model(torch.cat([x[:, :, t - 56:t + 1, :, None] for t in range(56, 200)]))
+    torch.testing.assert_close(torch.cat(produced), expected, rtol=0, atol=1e-5)
+
+
+def test_a_moved_or_cast_stream_takes_its_per_phase_tables_along() -> None:
+    """The Karatsuba tables are lists, not buffers: ``.to()`` must still reach them."""
+    model = unpadded()
+    stream = StreamingSTGCN(model, window=33, every=1, fast_temporal=True).double()
+    assert all(t.dtype == torch.float64 for b in stream.blocks for t in b.phase_tap_sums)
+    x = torch.randn(1, 3, 33, 18, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    state = stream.initial_state(1)
+    with torch.inference_mode():
+        for t in range(33):
+            logits, state = stream.step(x[:, :, t], t, state)
+        expected = model.double()(x[..., None])
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-6)  # weights were fused in float32
 
 
 def test_padded_checkpoint_streams_with_its_receptive_field(tmp_path) -> None:

@@ -21,6 +21,10 @@ A padded checkpoint (the reference's, older ones of this package) runs with the 
 the stream then equals the unpadded network with the padded weights, not the padded window model
 (its deviation is measured in benchmarks/streaming_speed.py and stated in README).
 
+Fewer products. A label every frame needs every block's every column (2.8x the products of every 4th
+frame for the paper network), so the temporal kernels of its larger blocks run as Karatsuba in
+time (models/karatsuba_in_time.py): exact, 4 matrix products per frame instead of 9.
+
 State is explicit (a list of tensors per batch of persons), so persons can be created, reset and
 dropped outside the module, and ``step`` is scriptable with TorchScript.
 """
@@ -29,11 +33,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from dance_recognition.errors import DanceRecognitionError
+from dance_recognition.models.karatsuba_in_time import karatsuba_schedule
 from dance_recognition.models.stgcn import STGCN, FusedBlock, FusedSTGCN, STGCNConfig
+
+# Below this many channels a temporal matrix product costs about what an operation's call does
+# (18 rows x 64 x 64: ~2 us), so Karatsuba's extra sums would not pay (benchmarks/streaming_speed.py).
+FAST_TEMPORAL_MIN_CHANNELS = 128
 
 
 class StreamingWindowError(DanceRecognitionError, ValueError):
@@ -99,9 +109,15 @@ class StreamingBlock(nn.Module):
     residue modulo the dilation d apart (their taps never mix) and holds each column twice (slots
     q and q + k of its residue, q = (n // d) mod k), so the k taps of the newest column are always
     one contiguous slice, read by the temporal product in place: no concatenation, no copy of the
-    history per step. Biases are folded (the residual convolution's into the temporal one)."""
+    history per step. Biases are folded (the residual convolution's into the temporal one).
 
-    def __init__(self, block: FusedBlock, input_rate: int, output_rate: int, dilation: int) -> None:
+    ``fast``: the temporal kernel by Karatsuba in time (models/karatsuba_in_time.py, 4 matrix
+    products per frame instead of 9 for the paper's kernel), for blocks that output every column.
+    Its state per residue is rows (B, d, 2L + S, V, C): the L input columns of the current block
+    of columns, its S products, the L carried coefficients. The residual ring is (B, slots, V, C)."""
+
+    def __init__(self, block: FusedBlock, input_rate: int, output_rate: int, dilation: int, fast: bool = False,
+                 phase_offset: int = 0) -> None:
         super().__init__()
         with torch.no_grad():
             weight = block.tcn.weight  # (C_out, C_out, k, 1)
@@ -130,11 +146,69 @@ class StreamingBlock(nn.Module):
         self.span = 2 * self.kernel  # ring slots per residue
         # the residual adds the input column at the kernel's centre: the oldest of this many
         self.residual_ring = (self.kernel - 1) // 2 * dilation + 1 if self.residual_mode != 0 else 1
+        # Karatsuba in time (models/karatsuba_in_time.py): only where every output column is needed
+        self.fast = bool(fast) and output_rate == input_rate and self.kernel > 1
+        self._set_up_fast_temporal(weight, joints, phase_offset)
+
+    def _set_up_fast_temporal(self, weight: torch.Tensor, joints: int, phase_offset: int) -> None:
+        """Per-product weights (sums of taps), the input sums and output combinations as matrices,
+        sliced per phase once (a slice costs an interpreter call per frame, as much as a small
+        product). The state of a residue is one tensor of rows: the block's L input columns, its
+        S products, and the L carried coefficients of the previous block (bias included)."""
+        schedule = karatsuba_schedule(self.kernel if self.fast else 1)
+        self.parallel, self.products = schedule.parallel, schedule.products
+        self.starts = list(schedule.starts)
+        self.phase_offset = phase_offset % self.parallel
+        self.fast_rows = 2 * schedule.parallel + schedule.products
+        # distinct placeholders (typed for TorchScript; freezing refuses attributes that share memory)
+        self.phase_input_sums, self.phase_tap_sums, self.phase_combine = ([torch.zeros(0)] for _ in range(3))
+        if not self.fast:
+            for name in ("carry_combine", "carry_bias"):
+                self.register_buffer(name, torch.zeros(0))
+            return
+        with torch.no_grad():
+            # tap a (0 = newest) of the window model's cross-correlation is weight[..., k - 1 - a]
+            taps = weight.squeeze(3).flip(2).permute(2, 1, 0)  # (k, C_in, C_out), newest first
+            padded = taps.new_zeros(schedule.parallel, *taps.shape[1:])
+            padded[:self.kernel] = taps
+            tap_sums = torch.einsum("sa,aio->sio", torch.from_numpy(schedule.tap_matrix()).to(taps), padded)
+            input_sums = torch.from_numpy(schedule.input_matrix()).to(taps)
+            combine = torch.from_numpy(schedule.combine.astype(np.float32)).to(taps)
+            phases = [(p, self.starts[p], self.starts[p + 1]) for p in range(self.parallel)]
+            self.phase_input_sums = [input_sums[start:end, :p + 1].clone() for p, start, end in phases]
+            self.phase_tap_sums = [tap_sums[start:end].clone() for p, start, end in phases]
+            self.phase_combine = [combine[p:p + 1, :end].clone() for p, start, end in phases]
+            self.register_buffer("carry_combine", combine[schedule.parallel:].contiguous())  # (L-1, S)
+            self.register_buffer("carry_bias", self.tcn_bias.repeat(joints))  # (V*C), joints-major
+
+    def _apply(self, fn, recurse: bool = True):
+        """Moves and casts (``.to(device)``) reach the per-phase tables, which are not buffers."""
+        module = super()._apply(fn, recurse)
+        with torch.no_grad():
+            self.phase_input_sums = [fn(t) for t in self.phase_input_sums]
+            self.phase_tap_sums = [fn(t) for t in self.phase_tap_sums]
+            self.phase_combine = [fn(t) for t in self.phase_combine]
+        return module
 
     def initial_state(self, batch: int, joints: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        gcn = like.new_zeros(batch, joints, self.dilation * self.span, self.out_channels)
         residual_channels = self.in_channels if self.residual_mode != 0 else 1
-        return gcn, like.new_zeros(batch, joints, self.residual_ring, residual_channels)
+        residual = like.new_zeros(batch, self.residual_ring, joints, residual_channels)
+        if self.fast:
+            rows = like.new_zeros(batch, self.dilation, self.fast_rows, joints, self.out_channels)
+            rows[:, :, self.parallel + self.products:] = self.carry_bias.view(joints, -1)  # as if zeros came before
+            return rows, residual
+        gcn = like.new_zeros(batch, joints, self.dilation * self.span, self.out_channels)
+        return gcn, residual
+
+    def _residue_and_phase(self, index: int) -> tuple[int, int]:
+        """Karatsuba block phase of input column ``index`` in its residue's stream. Each network
+        block starts its blocks of L columns at its own offset (any start is exact), so their heavy
+        last phases (L products) fall on different frames: the slowest frame of the paper network
+        took 2.9 ms with one phase for all, 2.2 ms staggered, same mean. The residues of a block
+        keep one phase (consecutive frames then reuse the same weights while they are in cache:
+        staggering them too cost 4% of the mean)."""
+        residue = index % self.dilation
+        return residue, (index // self.dilation + self.phase_offset) % self.parallel
 
     def _slot(self, index: int) -> int:
         """First ring slot of gcn column ``index``: its residue's part, then its place in it."""
@@ -144,31 +218,91 @@ class StreamingBlock(nn.Module):
         """Input column number ``index`` (B, V, C_in): its graph convolution (and, for the
         residual, the column itself) goes into the rings, in place."""
         batch, joints = column.shape[0], column.shape[1]
+        if self.fast and batch == 1:  # straight into its ring rows (rows of a residue: see _fast_temporal)
+            residue, phase = self._residue_and_phase(index)
+            first = (residue * self.fast_rows + phase) * joints
+            column_rows = gcn_ring.view(-1, self.out_channels)[first:first + joints]
+            torch.addmm(self.gcn_bias, torch.mm(self.A_rows, column[0]).view(joints, -1), self.gcn_weight,
+                        out=column_rows)
+            column_rows.relu_()
+            if self.residual_mode != 0:
+                residual_ring[:, index % self.residual_ring].copy_(column)
+            return
         if batch == 1:
             aggregated = torch.mm(self.A_rows, column[0]).view(joints, -1)  # (V, K*C_in)
             y = torch.addmm(self.gcn_bias, aggregated, self.gcn_weight)
         else:
             aggregated = torch.matmul(self.A_rows, column).view(batch * joints, -1)
             y = (torch.mm(aggregated, self.gcn_weight).view(batch, joints, -1) + self.gcn_bias).view(batch * joints, -1)
-        slot = self._slot(index)
-        gcn_ring[:, :, slot:slot + self.kernel + 1:self.kernel].copy_(
-            y.relu_().view(batch, joints, 1, -1).expand(-1, -1, 2, -1))
+        if self.fast:
+            residue, phase = self._residue_and_phase(index)
+            gcn_ring[:, residue, phase].copy_(y.relu_().view(batch, joints, -1))
+        else:
+            slot = self._slot(index)
+            gcn_ring[:, :, slot:slot + self.kernel + 1:self.kernel].copy_(
+                y.relu_().view(batch, joints, 1, -1).expand(-1, -1, 2, -1))
         if self.residual_mode != 0:
-            residual_ring[:, :, index % self.residual_ring].copy_(column)
+            residual_ring[:, index % self.residual_ring].copy_(column)
 
     def emit(self, index: int, gcn_ring: torch.Tensor, residual_ring: torch.Tensor) -> torch.Tensor:
         """The block's output column (B, V, C_out) for its newest input column ``index``."""
-        batch, joints = gcn_ring.shape[0], gcn_ring.shape[1]
-        slot = self._slot(index)
-        taps = gcn_ring[:, :, slot + 1:slot + self.kernel + 1].reshape(batch * joints, -1)  # a view
-        y = torch.addmm(self.tcn_bias, taps, self.tcn_weight)  # (B*V, C_out)
+        if self.fast:
+            y = self._fast_temporal(index, gcn_ring)
+            batch, joints = gcn_ring.shape[0], gcn_ring.shape[3]
+        else:
+            batch, joints = gcn_ring.shape[0], gcn_ring.shape[1]
+            slot = self._slot(index)
+            taps = gcn_ring[:, :, slot + 1:slot + self.kernel + 1].reshape(batch * joints, -1)  # a view
+            y = torch.addmm(self.tcn_bias, taps, self.tcn_weight)  # (B*V, C_out)
         if self.residual_mode != 0:
-            centre = residual_ring[:, :, (index + 1) % self.residual_ring].reshape(batch * joints, -1)
+            centre = residual_ring[:, (index + 1) % self.residual_ring].reshape(batch * joints, -1)
             if self.residual_mode == 1:
                 y.add_(centre)
             else:
                 y = torch.addmm(y, centre, self.residual_weight)
         return y.relu_().view(batch, joints, -1)
+
+    def _fast_temporal(self, index: int, rows: torch.Tensor) -> torch.Tensor:
+        """Temporal convolution (bias included) of input column ``index`` by Karatsuba in time:
+        the products whose newest input is this column, then this column's output from the
+        block's products and the previous block's carry. Returns (B*V, C_out)."""
+        batch, joints, channels = rows.shape[0], rows.shape[3], self.out_channels
+        residue, phase = self._residue_and_phase(index)
+        start, end = self.starts[phase], self.starts[phase + 1]
+        count, width = end - start, joints * channels
+        first, carried = self.parallel + start, self.parallel + self.products
+        if batch == 1:  # 2-D products on the rows of this residue; per-phase tables sliced beforehand
+            base = residue * self.fast_rows
+            rows_1 = rows.view(-1, width)
+            sums = torch.mm(self.phase_input_sums[phase], rows_1[base:base + phase + 1])  # (n, V*C)
+            torch.bmm(sums.view(count, joints, channels), self.phase_tap_sums[phase],
+                      out=rows.view(-1, joints, channels)[base + first:base + first + count])
+            y = torch.addmm(rows_1[base + carried + phase:base + carried + phase + 1], self.phase_combine[phase],
+                            rows_1[base + self.parallel:base + self.parallel + end])
+            if phase == self.parallel - 1:  # the block is complete: carry its upper coefficients over
+                torch.addmm(self.carry_bias, self.carry_combine, rows_1[base + self.parallel:base + carried],
+                            out=rows_1[base + carried:base + carried + self.parallel - 1])
+            return y.view(joints, channels)
+        block = rows[:, residue]  # (B, 2L + S, V, C)
+        inputs = block[:, :phase + 1].reshape(batch, phase + 1, width)
+        sums = torch.matmul(self.phase_input_sums[phase], inputs)  # (B, n, V*C)
+        products = torch.bmm(sums.view(batch, count, joints, channels).transpose(0, 1).reshape(
+            count, batch * joints, channels), self.phase_tap_sums[phase])
+        block[:, first:first + count].copy_(products.view(count, batch, joints, channels).transpose(0, 1))
+        products = block[:, self.parallel:self.parallel + end].reshape(batch, end, width)
+        carry = block[:, carried + phase].reshape(batch, 1, width)
+        y = torch.matmul(self.phase_combine[phase], products) + carry
+        if phase == self.parallel - 1:
+            block[:, carried:carried + self.parallel - 1].copy_(
+                (torch.matmul(self.carry_combine, block[:, self.parallel:carried].reshape(batch, self.products, width))
+                 + self.carry_bias).view(batch, self.parallel - 1, joints, channels))
+        return y.view(batch * joints, channels)
+
+
+def _fast(block: FusedBlock, fast_temporal: bool | None) -> bool:
+    if fast_temporal is not None:
+        return fast_temporal
+    return int(block.tcn.weight.shape[0]) >= FAST_TEMPORAL_MIN_CHANNELS
 
 
 class StreamingSTGCN(nn.Module):
@@ -176,7 +310,11 @@ class StreamingSTGCN(nn.Module):
 
     __jit_ignored_attributes__ = ["plan"]  # noqa: RUF012 (read by TorchScript as a class attribute)
 
-    def __init__(self, model: STGCN | FusedSTGCN, window: int, every: int = 1, persons: int = 1) -> None:
+    def __init__(self, model: STGCN | FusedSTGCN, window: int, every: int = 1, persons: int = 1,
+                 fast_temporal: bool | None = None) -> None:
+        """``fast_temporal``: Karatsuba in time for the temporal kernels of blocks that output
+        every column (None: for blocks of at least FAST_TEMPORAL_MIN_CHANNELS channels, where a
+        matrix product outweighs the few extra small operations it brings)."""
         super().__init__()
         fused = model.eval().fused() if isinstance(model, STGCN) else model
         self.plan = plan_stream(fused.config, window, every)
@@ -188,8 +326,9 @@ class StreamingSTGCN(nn.Module):
             self.register_buffer("input_scale", fused.input_scale[0, :, 0, :].t().contiguous())  # (V, C)
             self.register_buffer("input_shift", fused.input_shift[0, :, 0, :].t().contiguous())
             self.blocks = nn.ModuleList([
-                StreamingBlock(block, rate_in, rate_out, dilation) for block, rate_in, rate_out, dilation in zip(
-                    fused.blocks, self.plan.input_rates, self.plan.output_rates, self.plan.dilations, strict=True)
+                StreamingBlock(block, rate_in, rate_out, dilation, fast=_fast(block, fast_temporal), phase_offset=2 * i)
+                for i, (block, rate_in, rate_out, dilation) in enumerate(zip(
+                    fused.blocks, self.plan.input_rates, self.plan.output_rates, self.plan.dilations, strict=True))
             ])
             self.register_buffer("fcn_weight", fused.fcn.weight.flatten(1).t().contiguous())  # (C_last, classes)
             self.register_buffer("fcn_bias", fused.fcn.bias.clone())
