@@ -9,9 +9,10 @@ Everything is measured in the same run, on one thread unless told otherwise:
    TorchScript of the BatchNorm-folded model (what ActionClassifier runs) recomputed on T=64 and
    T=300 frames; streaming = the frozen TorchScript step, averaged over consecutive frames, with a
    prediction every frame (strides turned into dilations; temporal kernels by Karatsuba in time, as
-   run by default, and by direct 9-tap products) and every 4th frame (strides kept); the slowest
-   frame of the cycle too (Karatsuba's work differs from frame to frame). Then 1, 2 and 3 persons
-   in one batched step, a label every frame (per-frame cost should grow linearly).
+   run by default, and by direct 9-tap products) and every 4th frame (strides kept), by the C++
+   one-person step (models/compiled_step.py, what StreamingClassifier runs for one person) and by
+   the TorchScript step; the slowest frame of the cycle too (Karatsuba's work differs from frame
+   to frame). Then 1, 2 and 3 persons in one batched step, a label every frame.
 2. exactness: 500 consecutive frames of a REAL sequence (MediaPipe on ../shared/data/videos/ta_chi.mp4,
    300 frames, played forwards then backwards so the motion stays continuous), converted to COCO-18,
    through the paper network without temporal padding (random weights, non-trivial BatchNorms):
@@ -38,6 +39,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dance_recognition.models.compiled_step import extension_failure, one_person_step
 from dance_recognition.models.karatsuba_in_time import karatsuba_schedule
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.models.streaming import FAST_TEMPORAL_MIN_CHANNELS, StreamingSTGCN, script_streaming
@@ -57,41 +59,70 @@ def randomised(model: STGCN, seed: int = 0) -> STGCN:
     return model.eval()
 
 
-def window_cost(model: STGCN, frames: int, repeats: int) -> float:
-    network = torch.jit.freeze(torch.jit.script(model.fused()))
-    x = torch.randn(1, 3, frames, 18, 1)
-    times = []
-    with torch.inference_mode():
-        for _ in range(3):
-            network(x)
-        for _ in range(repeats):
-            start = time.process_time()
-            network(x)
-            times.append(time.process_time() - start)
-    return statistics.median(times) * 1e3
+class WindowRecompute:
+    """The frozen TorchScript of the BatchNorm-folded window model (what ActionClassifier runs)."""
+
+    def __init__(self, model: STGCN, frames: int) -> None:
+        self.network = torch.jit.freeze(torch.jit.script(model.fused()))
+        self.x = torch.randn(1, 3, frames, 18, 1)
+        with torch.inference_mode():
+            for _ in range(3):
+                self.network(self.x)
+
+    def sample(self, repeats: int) -> float:
+        """ms of one recomputation, median of ``repeats`` (CPU time of this process)."""
+        times = []
+        with torch.inference_mode():
+            for _ in range(repeats):
+                start = time.process_time()
+                self.network(self.x)
+                times.append(time.process_time() - start)
+        return statistics.median(times) * 1e3
 
 
-def stream_cost(model: STGCN, every: int, persons: int, frames: int, fast_temporal: bool | None = None
-                ) -> tuple[float, float]:
-    """(mean ms per frame, all persons together, over ``frames`` consecutive frames, median of 3
-    runs; ms of the slowest frame of the schedule cycle, median over its repeats)."""
-    stream = StreamingSTGCN(model, model.config.receptive_field, every=every, fast_temporal=fast_temporal)
-    step = script_streaming(stream)
-    x = torch.randn(persons, 3, 18)
-    runs, by_phase = [], {}
+class _StatefulStep:
+    """The C++ step (updates the state in place, returns the logits) behind the TorchScript interface."""
+
+    def __init__(self, step: object) -> None:
+        self.compiled = step
+
+    def step(self, frame: torch.Tensor, count: int, state: list[torch.Tensor]) -> tuple[torch.Tensor | None, list]:
+        return self.compiled.step(frame, count, state), state
+
+
+class StreamSteps:
+    """The frozen TorchScript step, advanced over consecutive frames (state kept between samples)."""
+
     cycle = 36  # lcm of the Karatsuba block (9 columns) and the largest dilation (4)
-    with torch.inference_mode():
-        state = stream.initial_state(persons)
-        for count in range(3 * every):
-            _, state = step.step(x, count, state)
-        for _ in range(3):
+
+    def __init__(self, model: STGCN, every: int, persons: int = 1, fast_temporal: bool | None = None,
+                 compiled: bool = False) -> None:
+        stream = StreamingSTGCN(model, model.config.receptive_field, every=every, fast_temporal=fast_temporal)
+        self.step = script_streaming(stream)
+        if compiled:  # the C++ one-person step, as StreamingClassifier runs it for one person
+            step = one_person_step(stream)
+            if step is None:
+                raise SystemExit(f"the C++ streaming step is unavailable here: {extension_failure()}")
+            self.step = _StatefulStep(step)
+        self.x = torch.randn(persons, 3, 18)
+        self.state, self.count = stream.initial_state(persons), 0
+        self.by_phase: dict[int, list[float]] = {}
+        self.sample(3 * self.cycle)  # TorchScript optimises on the first calls
+
+    def sample(self, frames: int) -> float:
+        """Mean ms per frame (all persons together) over the next ``frames`` frames."""
+        with torch.inference_mode():
             start = time.process_time()
-            for frame in range(frames):
+            for _ in range(frames):
                 began = time.perf_counter()
-                _, state = step.step(x, frame, state)
-                by_phase.setdefault(frame % cycle, []).append(time.perf_counter() - began)
-            runs.append((time.process_time() - start) / frames)
-    return statistics.median(runs) * 1e3, max(statistics.median(times) for times in by_phase.values()) * 1e3
+                _, self.state = self.step.step(self.x, self.count, self.state)
+                self.by_phase.setdefault(self.count % self.cycle, []).append(time.perf_counter() - began)
+                self.count += 1
+        return (time.process_time() - start) / frames * 1e3
+
+    def slowest_frame(self) -> float:
+        """ms of the slowest frame of the schedule cycle (median over its repeats)."""
+        return max(statistics.median(times) for times in self.by_phase.values()) * 1e3
 
 
 def stream_flops(model: STGCN) -> float:
@@ -154,32 +185,56 @@ def products_floor(model: STGCN, frames: int) -> float:
 
 
 def cost_section(frames: int, repeats: int) -> None:
+    """Window and streaming measured in alternating rounds: this machine's speed drifts by 10-20%
+    over minutes (other tenants), so each ratio is taken within a round, then the median."""
     print("== 1. cost per frame, paper network (openpose-18, 400 classes), "
-          f"{torch.get_num_threads()} thread(s)")
+          f"{torch.get_num_threads()} thread(s), {repeats} alternating rounds")
     padded = randomised(STGCN(STGCNConfig(num_classes=400)))
     unpadded = randomised(STGCN(STGCNConfig(num_classes=400, temporal_padding=False)))
-    windows = {t: window_cost(padded, t, repeats) for t in (64, 300)}
-    windows["unpadded 300"] = window_cost(unpadded, 300, repeats)
-    for name, value in windows.items():
-        print(f"window recompute T={name}: {value:8.2f} ms per prediction")
-    schedules = {"a label every frame (strides become dilations), Karatsuba in time (the default)": (1, None),
-                 "a label every frame, direct 9-tap temporal products (before)": (1, False),
-                 "a label every 4th frame (strides kept)": (4, None)}
-    for name, (every, fast_temporal) in schedules.items():
-        cost, slowest = stream_cost(unpadded, every, 1, frames, fast_temporal)
-        print(f"streaming, {name}: {cost:6.3f} ms per frame (slowest frame {slowest:5.2f} ms)  ->  "
-              f"{windows[64] / cost:5.1f}x below recomputing T=64 every frame, {windows[300] / cost:6.1f}x below T=300")
+    windows = {"T=64": WindowRecompute(padded, 64), "T=300": WindowRecompute(padded, 300),
+               "T=300 unpadded": WindowRecompute(unpadded, 300)}
+    streams = {
+        "a label every frame (strides become dilations), Karatsuba in time, C++ step (the default for one person)":
+            StreamSteps(unpadded, 1, compiled=True),
+        "a label every frame, Karatsuba in time, TorchScript step": StreamSteps(unpadded, 1),
+        "a label every frame, direct 9-tap products, TorchScript step (before)":
+            StreamSteps(unpadded, 1, fast_temporal=False),
+        "a label every 4th frame (strides kept), C++ step": StreamSteps(unpadded, 4, compiled=True),
+    }
+    window_ms = {name: [] for name in windows}
+    stream_ms = {name: [] for name in streams}
+    ratios = {(name, window): [] for name in streams for window in ("T=64", "T=300")}
+    for _ in tqdm(range(repeats), desc="alternating window / streaming rounds", leave=False):
+        measured = {name: runner.sample(3 if name == "T=64" else 1) for name, runner in windows.items()}
+        for name, value in measured.items():
+            window_ms[name].append(value)
+        for name, runner in streams.items():
+            cost = runner.sample(frames)
+            stream_ms[name].append(cost)
+            for window in ("T=64", "T=300"):
+                ratios[name, window].append(measured[window] / cost)
+    for name, values in window_ms.items():
+        print(f"window recompute {name}: {statistics.median(values):8.2f} ms per prediction")
+    for name, runner in streams.items():
+        print(f"streaming, {name}: {statistics.median(stream_ms[name]):6.3f} ms per frame (slowest frame "
+              f"{runner.slowest_frame():5.2f} ms)  ->  {statistics.median(ratios[name, 'T=64']):5.1f}x below "
+              f"recomputing T=64 every frame, {statistics.median(ratios[name, 'T=300']):6.1f}x below T=300 "
+              f"(rounds: {min(ratios[name, 'T=64']):.1f}-{max(ratios[name, 'T=64']):.1f}x at T=64)")
     floor, step_flops, t64_flops = products_floor(unpadded, frames), stream_flops(unpadded), window_flops(padded, 64)
     fewer = karatsuba_flops(unpadded)
-    print(f"   the direct form's matrix products alone take {floor:.3f} ms ({windows[64] / floor:.1f}x below T=64): "
-          f"{step_flops / 1e6:.0f} MFLOP per frame against {t64_flops / 1e6:.0f} for a T=64 window, and 18-row "
-          f"products run slower per FLOP than the window's; Karatsuba in time does {fewer / 1e6:.0f} MFLOP")
-    print("persons in one batched step (a label every frame):")
-    single = None
-    for persons in (1, 2, 3):
-        cost, _ = stream_cost(unpadded, 1, persons, frames)
-        single = single or cost
-        print(f"  {persons} person(s): {cost:6.3f} ms per frame = {cost / persons:6.3f} ms per person "
+    print(f"   the direct form's matrix products alone take {floor:.3f} ms: {step_flops / 1e6:.0f} MFLOP per frame "
+          f"against {t64_flops / 1e6:.0f} for a T=64 window, and 18-row products run slower per FLOP than the "
+          f"window's; Karatsuba in time does {fewer / 1e6:.0f} MFLOP")
+    print("persons in one batched step (a label every frame; TorchScript, the step of batches of several persons):")
+    persons = {count: StreamSteps(unpadded, 1, persons=count) for count in (1, 2, 3)}
+    costs = {count: [] for count in persons}
+    for _ in range(3):
+        for count, runner in persons.items():
+            costs[count].append(runner.sample(frames))
+    single = statistics.median(costs[1])
+    for count, values in costs.items():
+        cost = statistics.median(values)
+        print(f"  {count} person(s): {cost:6.3f} ms per frame = {cost / count:6.3f} ms per person "
               f"({cost / single:4.2f}x one person)")
 
 
@@ -346,8 +401,8 @@ def node_work_section(frames: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--frames", type=int, default=200, help="streamed frames per cost measurement")
-    parser.add_argument("--repeats", type=int, default=10, help="window recomputations per measurement")
+    parser.add_argument("--frames", type=int, default=216, help="streamed frames per cost measurement")
+    parser.add_argument("--repeats", type=int, default=9, help="alternating window / streaming rounds")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs of the accuracy comparison")
     parser.add_argument("--sections", default="cost,exactness,padded,accuracy,node",
                         help="comma-separated subset of cost, exactness, padded, accuracy, node")

@@ -226,7 +226,7 @@ class StreamingBlock(nn.Module):
                         out=column_rows)
             column_rows.relu_()
             if self.residual_mode != 0:
-                residual_ring[:, index % self.residual_ring].copy_(column)
+                residual_ring.select(1, index % self.residual_ring).copy_(column)
             return
         if batch == 1:
             aggregated = torch.mm(self.A_rows, column[0]).view(joints, -1)  # (V, K*C_in)
@@ -236,13 +236,13 @@ class StreamingBlock(nn.Module):
             y = (torch.mm(aggregated, self.gcn_weight).view(batch, joints, -1) + self.gcn_bias).view(batch * joints, -1)
         if self.fast:
             residue, phase = self._residue_and_phase(index)
-            gcn_ring[:, residue, phase].copy_(y.relu_().view(batch, joints, -1))
+            gcn_ring.select(1, residue).select(1, phase).copy_(y.relu_().view(batch, joints, -1))
         else:
             slot = self._slot(index)
             gcn_ring[:, :, slot:slot + self.kernel + 1:self.kernel].copy_(
                 y.relu_().view(batch, joints, 1, -1).expand(-1, -1, 2, -1))
         if self.residual_mode != 0:
-            residual_ring[:, index % self.residual_ring].copy_(column)
+            residual_ring.select(1, index % self.residual_ring).copy_(column)
 
     def emit(self, index: int, gcn_ring: torch.Tensor, residual_ring: torch.Tensor) -> torch.Tensor:
         """The block's output column (B, V, C_out) for its newest input column ``index``."""
@@ -252,10 +252,10 @@ class StreamingBlock(nn.Module):
         else:
             batch, joints = gcn_ring.shape[0], gcn_ring.shape[1]
             slot = self._slot(index)
-            taps = gcn_ring[:, :, slot + 1:slot + self.kernel + 1].reshape(batch * joints, -1)  # a view
+            taps = gcn_ring.narrow(2, slot + 1, self.kernel).reshape(batch * joints, -1)  # a view
             y = torch.addmm(self.tcn_bias, taps, self.tcn_weight)  # (B*V, C_out)
         if self.residual_mode != 0:
-            centre = residual_ring[:, (index + 1) % self.residual_ring].reshape(batch * joints, -1)
+            centre = residual_ring.select(1, (index + 1) % self.residual_ring).reshape(batch * joints, -1)
             if self.residual_mode == 1:
                 y.add_(centre)
             else:
@@ -283,19 +283,19 @@ class StreamingBlock(nn.Module):
                 torch.addmm(self.carry_bias, self.carry_combine, rows_1[base + self.parallel:base + carried],
                             out=rows_1[base + carried:base + carried + self.parallel - 1])
             return y.view(joints, channels)
-        block = rows[:, residue]  # (B, 2L + S, V, C)
-        inputs = block[:, :phase + 1].reshape(batch, phase + 1, width)
+        block = rows.select(1, residue)  # (B, 2L + S, V, C)
+        inputs = block.narrow(1, 0, phase + 1).reshape(batch, phase + 1, width)
         sums = torch.matmul(self.phase_input_sums[phase], inputs)  # (B, n, V*C)
         products = torch.bmm(sums.view(batch, count, joints, channels).transpose(0, 1).reshape(
             count, batch * joints, channels), self.phase_tap_sums[phase])
-        block[:, first:first + count].copy_(products.view(count, batch, joints, channels).transpose(0, 1))
-        products = block[:, self.parallel:self.parallel + end].reshape(batch, end, width)
-        carry = block[:, carried + phase].reshape(batch, 1, width)
+        block.narrow(1, first, count).copy_(products.view(count, batch, joints, channels).transpose(0, 1))
+        products = block.narrow(1, self.parallel, end).reshape(batch, end, width)
+        carry = block.select(1, carried + phase).reshape(batch, 1, width)
         y = torch.matmul(self.phase_combine[phase], products) + carry
         if phase == self.parallel - 1:
-            block[:, carried:carried + self.parallel - 1].copy_(
-                (torch.matmul(self.carry_combine, block[:, self.parallel:carried].reshape(batch, self.products, width))
-                 + self.carry_bias).view(batch, self.parallel - 1, joints, channels))
+            products = block.narrow(1, self.parallel, self.products).reshape(batch, self.products, width)
+            block.narrow(1, carried, self.parallel - 1).copy_(
+                (torch.matmul(self.carry_combine, products) + self.carry_bias).view(batch, -1, joints, channels))
         return y.view(batch * joints, channels)
 
 
