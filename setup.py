@@ -24,8 +24,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dance_recognition", "dance_recognition.*"]),
     data_files=[("share/dance_recognition/config", [str(p.relative_to(HERE)) for p in (HERE / "config").glob("*")])],
-    # the demo model, the C++ streaming step's source (built on first use)
-    package_data={"dance_recognition": ["resources/*.pt", "resources/*.png", "models/*.cpp"]},
+    package_data={"dance_recognition": ["resources/*.pt", "resources/*.png"]},  # the demo model
     install_requires=["numpy>=1.26", "torch==2.13.0", "PyYAML", "tqdm", "matplotlib", "scipy",
                       "opencv-contrib-python>=4.10,<5"],  # 5.x has no Caffe importer (OpenPose path)
     extras_require={"pose": ["mediapipe==0.10.14"], "export": ["onnx==1.18.0", "onnxruntime"],

@@ -9,10 +9,9 @@ Everything is measured in the same run, on one thread unless told otherwise:
    TorchScript of the BatchNorm-folded model (what ActionClassifier runs) recomputed on T=64 and
    T=300 frames; streaming = the frozen TorchScript step, averaged over consecutive frames, with a
    prediction every frame (strides turned into dilations; temporal kernels by Karatsuba in time, as
-   run by default, and by direct 9-tap products) and every 4th frame (strides kept), by the C++
-   one-person step (models/compiled_step.py, what StreamingClassifier runs for one person) and by
-   the TorchScript step; the slowest frame of the cycle too (Karatsuba's work differs from frame
-   to frame). Then 1, 2 and 3 persons in one batched step, a label every frame.
+   run by default, and by direct 9-tap products) and every 4th frame (strides kept); the slowest
+   frame of the cycle too (Karatsuba's work differs from frame to frame). Then 1, 2 and 3 persons
+   in one batched step, a label every frame.
 2. exactness: 500 consecutive frames of a REAL sequence (MediaPipe on ../shared/data/videos/ta_chi.mp4,
    300 frames, played forwards then backwards so the motion stays continuous), converted to COCO-18,
    through the paper network without temporal padding (random weights, non-trivial BatchNorms):
@@ -39,7 +38,6 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dance_recognition.models.compiled_step import extension_failure, one_person_step
 from dance_recognition.models.karatsuba_in_time import karatsuba_schedule
 from dance_recognition.models.stgcn import STGCN, STGCNConfig
 from dance_recognition.models.streaming import FAST_TEMPORAL_MIN_CHANNELS, StreamingSTGCN, script_streaming
@@ -80,30 +78,14 @@ class WindowRecompute:
         return statistics.median(times) * 1e3
 
 
-class _StatefulStep:
-    """The C++ step (updates the state in place, returns the logits) behind the TorchScript interface."""
-
-    def __init__(self, step: object) -> None:
-        self.compiled = step
-
-    def step(self, frame: torch.Tensor, count: int, state: list[torch.Tensor]) -> tuple[torch.Tensor | None, list]:
-        return self.compiled.step(frame, count, state), state
-
-
 class StreamSteps:
     """The frozen TorchScript step, advanced over consecutive frames (state kept between samples)."""
 
     cycle = 36  # lcm of the Karatsuba block (9 columns) and the largest dilation (4)
 
-    def __init__(self, model: STGCN, every: int, persons: int = 1, fast_temporal: bool | None = None,
-                 compiled: bool = False) -> None:
+    def __init__(self, model: STGCN, every: int, persons: int = 1, fast_temporal: bool | None = None) -> None:
         stream = StreamingSTGCN(model, model.config.receptive_field, every=every, fast_temporal=fast_temporal)
         self.step = script_streaming(stream)
-        if compiled:  # the C++ one-person step, as StreamingClassifier runs it for one person
-            step = one_person_step(stream)
-            if step is None:
-                raise SystemExit(f"the C++ streaming step is unavailable here: {extension_failure()}")
-            self.step = _StatefulStep(step)
         self.x = torch.randn(persons, 3, 18)
         self.state, self.count = stream.initial_state(persons), 0
         self.by_phase: dict[int, list[float]] = {}
@@ -194,12 +176,9 @@ def cost_section(frames: int, repeats: int) -> None:
     windows = {"T=64": WindowRecompute(padded, 64), "T=300": WindowRecompute(padded, 300),
                "T=300 unpadded": WindowRecompute(unpadded, 300)}
     streams = {
-        "a label every frame (strides become dilations), Karatsuba in time, C++ step (the default for one person)":
-            StreamSteps(unpadded, 1, compiled=True),
-        "a label every frame, Karatsuba in time, TorchScript step": StreamSteps(unpadded, 1),
-        "a label every frame, direct 9-tap products, TorchScript step (before)":
-            StreamSteps(unpadded, 1, fast_temporal=False),
-        "a label every 4th frame (strides kept), C++ step": StreamSteps(unpadded, 4, compiled=True),
+        "a label every frame (strides become dilations), Karatsuba in time (the default)": StreamSteps(unpadded, 1),
+        "a label every frame, direct 9-tap products (before)": StreamSteps(unpadded, 1, fast_temporal=False),
+        "a label every 4th frame (strides kept)": StreamSteps(unpadded, 4),
     }
     window_ms = {name: [] for name in windows}
     stream_ms = {name: [] for name in streams}
@@ -225,7 +204,7 @@ def cost_section(frames: int, repeats: int) -> None:
     print(f"   the direct form's matrix products alone take {floor:.3f} ms: {step_flops / 1e6:.0f} MFLOP per frame "
           f"against {t64_flops / 1e6:.0f} for a T=64 window, and 18-row products run slower per FLOP than the "
           f"window's; Karatsuba in time does {fewer / 1e6:.0f} MFLOP")
-    print("persons in one batched step (a label every frame; TorchScript, the step of batches of several persons):")
+    print("persons in one batched step (a label every frame):")
     persons = {count: StreamSteps(unpadded, 1, persons=count) for count in (1, 2, 3)}
     costs = {count: [] for count in persons}
     for _ in range(3):

@@ -167,10 +167,6 @@ fi
 DANCE_RECOGNITION_CACHE="" "$vpython" -m dance_recognition.pose.mediapipe_bundle ||
   die "cannot build the MediaPipe pose bundle (message above)"
 
-# The one-person streaming step in C++ (~40 s the first time, then cached in ~/.cache/torch_extensions);
-# without a compiler the TorchScript step runs (same outputs, slower), so this is not fatal.
-"$vpython" -m dance_recognition.models.compiled_step | sed 's/^/[setup] /' || true
-
 # --- 5. self-check ----------------------------------------------------------------------------
 "$vpython" - <<'PY'
 import importlib

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 import numpy as np
 import torch
 
 from dance_recognition.models.checkpoint import load_checkpoint
 from dance_recognition.models.classifier import CheckpointInputs
-from dance_recognition.models.compiled_step import one_person_step
 from dance_recognition.models.device import resolve_device
 from dance_recognition.models.stgcn import STGCNConfig
 from dance_recognition.models.streaming import StreamingSTGCN, script_streaming
@@ -56,11 +54,7 @@ class StreamingClassifier(CheckpointInputs):
     checkpoint's, raised to the receptive field for padded checkpoints trained on shorter windows)."""
 
     def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", every: int = 1, window: int = 0,
-                 script: bool = True, classes: list[str] | None = None, compiled: bool = True) -> None:
-        """``compiled``: on the CPU, one-person batches run the C++ step (models/compiled_step.py)
-        once it is built, in a background thread (~30 s the first time on this machine, then
-        cached); until then, and for batches of several persons, the TorchScript step runs (same
-        outputs to float rounding)."""
+                 script: bool = True, classes: list[str] | None = None) -> None:
         self.device = resolve_device(device)
         loaded = load_checkpoint(checkpoint, device="cpu", classes=classes)
         self.card, self.model_id = loaded.card, loaded.model_id
@@ -72,31 +66,16 @@ class StreamingClassifier(CheckpointInputs):
         self.model = model
         self.plan = model.plan
         self.step_function = model
-        self.one_person_step = None  # the C++ step, once built (see _build_one_person_step)
         if script:
             try:  # frozen TorchScript of the step: fewer interpreter round trips per frame
                 self.step_function = script_streaming(model)
             except RuntimeError as error:  # pragma: no cover - scripting is tested in test_streaming
                 log.warning("TorchScript of the streaming step failed (%s); running it eagerly", error)
             self._warm_up()
-        self._building = threading.Thread(target=self._build_one_person_step, name="cpp-streaming-step", daemon=True)
-        if compiled and self.device.type == "cpu":  # on a GPU the kernels, not the calls, dominate
-            self._building.start()
         if not self.exact:
             log.warning("%s was trained WITH temporal zero-padding: streaming approximates its window outputs "
                         "(see README, Streaming); train with model.temporal_padding=false for exact streaming",
                         checkpoint)
-
-    def _build_one_person_step(self) -> None:
-        step = one_person_step(self.model)  # None (logged once) without a compiler
-        if step is not None:
-            self.one_person_step = step
-
-    def wait_for_compiled_step(self, timeout_s: float | None = None) -> bool:
-        """Wait until the C++ step is built (or failed); True when one-person batches now use it."""
-        if self._building.is_alive() or self._building.ident is not None:
-            self._building.join(timeout_s)
-        return self.one_person_step is not None
 
     def _warm_up(self) -> None:
         """TorchScript optimises a function on its first calls (seconds on a loaded CPU): do that
@@ -139,10 +118,7 @@ class StreamingClassifier(CheckpointInputs):
         """(B, C, V) prepared frames -> (B, classes) probabilities when a prediction is due, else None.
         ``count``: frames the batch's ``state`` took in before (StreamingSTGCN.step); the state is
         updated in place."""
-        if frames.shape[0] == 1 and self.one_person_step is not None:
-            logits = self.one_person_step.step(frames, count, state)  # in place, like the TorchScript step
-        else:
-            logits, state = self.step_function.step(frames, count, state)
+        logits, state = self.step_function.step(frames, count, state)
         if logits is None:
             return None, state
         return torch.softmax(logits.float(), dim=1).cpu().numpy(), state
